@@ -1,0 +1,113 @@
+//! `cargo xtask`: the one entry point of the kit. See `cargo xtask --help`.
+
+mod book;
+mod cargo;
+mod carry;
+mod http;
+mod paths;
+mod proc;
+mod report;
+mod stages;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Microservices in Rust: set up, check and read the course"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check stages: your work in exercises/ (default), the solutions, or any folder.
+    Verify {
+        /// Stages to check, like `01`, `01-health` or `health` (default: all).
+        stages: Vec<String>,
+        /// Check solutions/ instead of exercises/.
+        #[arg(long, conflicts_with = "dir")]
+        solutions: bool,
+        /// Check this folder: one stage folder (a trainee's copy) or a folder of them.
+        #[arg(long, value_name = "PATH")]
+        dir: Option<PathBuf>,
+        /// Go on after a stage fails.
+        #[arg(long)]
+        keep_going: bool,
+        /// Print a JSON report on stdout (progress still goes to stderr).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which tools are installed, how to install the rest, which stages can run here.
+    Doctor,
+    /// Check the kit itself: carried copies, stage folders, lockfile versions.
+    Lint,
+    /// Rewrite the files carried between stage folders from their sources.
+    Sync,
+    /// Build the guide (or `serve` it with live reload).
+    Book {
+        #[command(subcommand)]
+        action: Option<BookAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BookAction {
+    /// Build into book/book.
+    Build,
+    /// Serve on localhost with live reload and open a browser.
+    Serve,
+}
+
+fn main() -> ExitCode {
+    proc::install_interrupt_handler();
+    match run(Cli::parse().command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Ok(false): the command ran and found problems; Err: it could not run.
+fn run(command: Command) -> anyhow::Result<bool> {
+    match command {
+        Command::Verify {
+            stages,
+            solutions,
+            dir,
+            keep_going,
+            json,
+        } => stages::verify(stages::VerifyOptions {
+            stages,
+            solutions,
+            dir,
+            keep_going,
+            json,
+        }),
+        Command::Doctor => tools::doctor().map(|()| true),
+        Command::Lint => {
+            let problems = carry::lint();
+            for problem in &problems {
+                println!("✗ {problem}");
+            }
+            if problems.is_empty() {
+                println!("✓ the kit is consistent");
+            }
+            Ok(problems.is_empty())
+        }
+        Command::Sync => carry::sync().map(|()| true),
+        Command::Book { action } => match action.unwrap_or(BookAction::Build) {
+            BookAction::Build => book::build().map(|()| true),
+            BookAction::Serve => book::serve().map(|()| true),
+        },
+    }
+}

@@ -1,0 +1,25 @@
+//! Where things are in the kit.
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (the folder holding the workspace `Cargo.toml`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one folder below the repository root")
+        .to_path_buf()
+}
+
+/// The shared target folder every stage builds into (see `.cargo/config.toml`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// A path as the user would type it: relative to the repository when inside it.
+pub fn show(path: &Path) -> String {
+    path.strip_prefix(root())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}

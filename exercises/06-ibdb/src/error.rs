@@ -1,0 +1,155 @@
+//! The one error type of the service and how each case looks over HTTP.
+//!
+//! Handlers return `Result<_, ApiError>`; this file alone decides status codes
+//! and bodies, so every error is an RFC 9457 problem document and no database
+//! detail leaks to clients.
+
+use axum::{
+    Json,
+    extract::rejection::{PathRejection, QueryRejection},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, or a path or query value that does not parse or is out of range.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed input that breaks the rules; one entry per failing field.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("the request body must be JSON, sent with `content-type: application/json`")]
+    UnsupportedMediaType,
+    /// The database is unreachable or too slow: retrying later may work.
+    #[error("the database is unavailable, try again later")]
+    Unavailable(#[source] Option<sqlx::Error>),
+    /// A bug or an unexpected database error. Details go to the log only.
+    #[error("internal error")]
+    Internal(#[source] sqlx::Error),
+}
+
+/// One failing field of a 422 response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+/// RFC 9457 problem details. `type` is always `about:blank`, which tells
+/// clients that `title` is just the HTTP reason phrase.
+#[derive(Debug, Serialize)]
+struct Problem {
+    r#type: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Internal(source) => tracing::error!(error = %source, "internal error"),
+            Self::Unavailable(Some(source)) => {
+                tracing::warn!(error = %source, "database unavailable")
+            }
+            _ => {}
+        }
+        let problem = Problem {
+            r#type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors: match self {
+                Self::Validation(errors) => Some(errors),
+                _ => None,
+            },
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Tells well-behaved clients when to come back.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        // TODO 4: decide what each database error means for the client:
+        // `is_unavailable(&error)` → `Unavailable`; a unique violation (the
+        // ISBN) → `Conflict`; anything else → `Internal`. See
+        // `sqlx::error::DatabaseError::is_unique_violation`.
+        todo!("map {error}")
+    }
+}
+
+/// True when the error means "the database cannot serve us right now" rather
+/// than "this query is wrong": worth a 503 and a retry, not a 500.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception), 53 (insufficient
+        // resources) and 57P (operator intervention: shutdown, restart).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+        }),
+        _ => false,
+    }
+}
+
+// Axum's own extractor errors are plain text; these turn them into problems.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}

@@ -1,0 +1,91 @@
+//! Stage 05: the stage 01 service, now connected to PostgreSQL.
+
+pub mod config;
+pub mod db;
+
+use std::time::Duration;
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde::Serialize;
+use sqlx::PgPool;
+
+pub use config::Config;
+
+/// The body of the probes: `{"status":"OK"}` or `{"status":"UNAVAILABLE"}`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    status: &'static str,
+}
+
+/// `GET /` and `GET /healthz`: the process is up. Never touches the
+/// database: a liveness probe that fails when PostgreSQL is down would make
+/// Kubernetes restart every replica, which fixes nothing.
+pub async fn alive() -> Json<Status> {
+    Json(Status { status: "OK" })
+}
+
+// ANCHOR: readyz
+/// `GET /readyz`: 200 only while the database answers, so Kubernetes stops
+/// sending traffic here (without restarting us) while it does not.
+pub async fn ready(State(pool): State<PgPool>) -> (StatusCode, Json<Status>) {
+    let ping = sqlx::query("SELECT 1").execute(&pool);
+    match tokio::time::timeout(Duration::from_secs(2), ping).await {
+        Ok(Ok(_)) => (StatusCode::OK, Json(Status { status: "OK" })),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "database unavailable");
+            unavailable()
+        }
+        Err(_elapsed) => {
+            tracing::warn!("database did not answer within 2 s");
+            unavailable()
+        }
+    }
+}
+
+fn unavailable() -> (StatusCode, Json<Status>) {
+    let status = Status {
+        status: "UNAVAILABLE",
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(status))
+}
+// ANCHOR_END: readyz
+
+// ANCHOR: app
+/// Connects, migrates and builds the router: everything but the socket, so
+/// `main` and the tests start the service the same way.
+pub async fn app(config: &Config) -> Result<(Router, PgPool), sqlx::migrate::MigrateError> {
+    let pool = db::pool(&config.database);
+    db::migrate(&pool, config.database.startup_timeout).await?;
+    let router = Router::new()
+        .route("/", get(alive))
+        .route("/healthz", get(alive))
+        .route("/readyz", get(ready))
+        .with_state(pool.clone());
+    Ok((router, pool))
+}
+// ANCHOR_END: app
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM, as in stage 01.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c()
+            .await
+            .expect("failed to install the Ctrl-C handler");
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("failed to install the SIGTERM handler")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

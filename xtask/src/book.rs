@@ -156,12 +156,18 @@ pub fn mermaid_blocks(markdown: &str) -> usize {
         .count()
 }
 
-/// The text of the first `# ` heading.
+/// The plain text at the start of the first `# ` heading (up to any inline
+/// markup, which the page renders as tags).
 fn title(markdown: &str) -> Option<String> {
     markdown
         .lines()
         .find_map(|line| line.strip_prefix("# "))
-        .map(|t| t.trim().to_string())
+        .map(|t| {
+            t[..t.find(['`', '*', '_', '[']).unwrap_or(t.len())]
+                .trim()
+                .to_string()
+        })
+        .filter(|t| !t.is_empty())
 }
 
 fn escape_html(text: &str) -> String {

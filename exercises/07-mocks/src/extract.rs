@@ -1,0 +1,87 @@
+//! Extractors that reject bad input with problem documents (see `error.rs`)
+//! instead of axum's plain-text rejections.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{HeaderMap, StatusCode, header},
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// `axum::extract::Path` with a 400 problem on failure.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query` with a 400 problem on failure.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+/// A JSON request body. Unlike `axum::Json` it tells apart malformed JSON
+/// (400) from JSON of the wrong shape (422, naming the field), and answers
+/// with problem documents.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(BODY_LIMIT)
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        // serde_path_to_error records where in the document deserializing
+        // failed, so a 422 can name the field ("rating", "isbn", ...).
+        let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let field = error.path().to_string();
+            let error = error.into_inner();
+            match error.classify() {
+                serde_json::error::Category::Data => {
+                    ApiError::Validation(vec![FieldError::new(field, error.to_string())])
+                }
+                _ => ApiError::BadRequest(format!("the body is not valid JSON: {error}")),
+            }
+        })?;
+        deserializer.end().map_err(|error| {
+            ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
+        })?;
+        Ok(Self(value))
+    }
+}
+
+/// `application/json` or any `application/*+json`, parameters allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}

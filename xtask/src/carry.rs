@@ -25,6 +25,18 @@ pub const CARRIED: &[Carry] = &[
         files: &["Cargo.toml", "Cargo.lock", "src/main.rs", "tests/health.rs"],
         to: &["exercises/01-health"],
     },
+    // Stage 04 deploys the stage 01 server; its Rust code is not the exercise.
+    Carry {
+        from: "solutions/01-health",
+        files: &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "src/lib.rs",
+            "src/main.rs",
+            "tests/health.rs",
+        ],
+        to: &["exercises/04-kubernetes", "solutions/04-kubernetes"],
+    },
 ];
 
 /// `cargo xtask sync`: writes every copy from its source.

@@ -3,7 +3,10 @@
 mod book;
 mod cargo;
 mod carry;
+mod cluster;
+mod helm;
 mod http;
+mod k8s;
 mod lint;
 mod paths;
 mod proc;
@@ -60,6 +63,8 @@ enum Command {
         #[command(subcommand)]
         action: Option<BookAction>,
     },
+    #[command(flatten)]
+    Kube(k8s::cli::KubeCommand),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +118,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             Ok(problems.is_empty())
         }
         Command::Sync => carry::sync().map(|()| true),
+        Command::Kube(command) => k8s::cli::run(command),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {
             BookAction::Build => book::build().map(|()| true),
             BookAction::Serve => book::serve().map(|()| true),

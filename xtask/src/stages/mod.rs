@@ -12,9 +12,11 @@ use crate::tools::Tool;
 
 #[path = "01-health.rs"]
 mod health;
+#[path = "04-kubernetes.rs"]
+mod kubernetes;
 
 /// Every stage, in course order.
-pub const STAGES: &[&Stage] = &[&health::STAGE];
+pub const STAGES: &[&Stage] = &[&health::STAGE, &kubernetes::STAGE];
 
 pub struct Stage {
     /// `NN-slug`: the folder, chapter and check name.

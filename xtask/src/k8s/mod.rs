@@ -1,0 +1,143 @@
+//! Static checks of Kubernetes manifests, without a cluster: every document
+//! parsed into the official types (`k8s-openapi`, Kubernetes 1.34), unknown
+//! fields reported with their path and line, and the rules a Deployment,
+//! Service, ConfigMap and CNPG `Cluster` of this course must follow.
+//!
+//! Used by stage 04's check, by `cargo xtask k8s check` (top-level `k8s/`,
+//! rendered Helm charts) and by the tests.
+
+pub mod cli;
+pub mod cnpg;
+pub mod parse;
+pub mod rules;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+
+pub use parse::{Doc, load_files, load_text};
+
+/// A parsed object of a kind the checks know.
+#[derive(Debug)]
+pub enum Object {
+    Deployment(Box<Deployment>),
+    Service(Box<Service>),
+    ConfigMap(Box<ConfigMap>),
+    /// Parsed for its fields only.
+    Secret,
+    CnpgCluster(Box<cnpg::Cluster>),
+    /// Any other kind: parsed as YAML only.
+    Other,
+}
+
+/// One thing wrong with the manifests, and how to fix it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The rule (and stage check) that found it: `parse`, `selector`, ...
+    pub rule: &'static str,
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+    pub hint: String,
+}
+
+impl Problem {
+    pub fn new(
+        rule: &'static str,
+        file: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            rule,
+            file: file.to_string(),
+            line,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn at(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at(), self.message)
+    }
+}
+
+/// Every problem of the manifests in `files`: parsing, then the rules.
+pub fn check_files(files: &[PathBuf]) -> (Vec<Doc>, Vec<Problem>) {
+    let (docs, mut problems) = load_files(files);
+    problems.extend(rules::check(&docs));
+    (docs, problems)
+}
+
+/// The `.yaml`/`.yml` files of a folder (sorted), or the file itself.
+pub fn yaml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `cargo xtask k8s check [PATH...]`: files, folders, or `-` for stdin
+/// (for example `helm template ... | cargo xtask k8s check -`).
+pub fn check_command(paths: &[PathBuf]) -> anyhow::Result<bool> {
+    let paths: Vec<PathBuf> = if paths.is_empty() {
+        vec![crate::paths::root().join("k8s")]
+    } else {
+        paths.to_vec()
+    };
+    let mut docs = Vec::new();
+    let mut problems = Vec::new();
+    for path in &paths {
+        if path.as_os_str() == "-" {
+            let text = std::io::read_to_string(std::io::stdin())?;
+            let (d, p) = load_text("(stdin)", &text);
+            docs.extend(d);
+            problems.extend(p);
+        } else {
+            let files = yaml_files(path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", crate::paths::show(path)))?;
+            anyhow::ensure!(
+                !files.is_empty(),
+                "{}: no .yaml files there",
+                crate::paths::show(path)
+            );
+            let (d, p) = load_files(&files);
+            docs.extend(d);
+            problems.extend(p);
+        }
+    }
+    problems.extend(rules::check(&docs));
+    for doc in &docs {
+        println!("  {} ({}:{})", doc.title(), doc.file, doc.first_line + 1);
+    }
+    for problem in &problems {
+        println!("✗ [{}] {problem}", problem.rule);
+        if !problem.hint.is_empty() {
+            println!("    hint: {}", problem.hint);
+        }
+    }
+    if problems.is_empty() {
+        println!("✓ {} object(s), no problems", docs.len());
+    } else {
+        println!("{} problem(s) in {} object(s)", problems.len(), docs.len());
+    }
+    Ok(problems.is_empty())
+}

@@ -1,0 +1,307 @@
+//! Stage 04: Kubernetes manifests for the health service. Checked statically
+//! always (official types, unknown fields, selectors, ports, probes, the
+//! restricted Pod Security Standard); live on a cluster only when one is
+//! reachable.
+
+use std::path::PathBuf;
+
+use super::{Checker, Stage, Stop};
+use crate::k8s::{self, Doc, Object, Problem, rules};
+use crate::report::Failure;
+use crate::tools::Tool;
+
+pub const STAGE: Stage = Stage {
+    id: "04-kubernetes",
+    title: "Kubernetes",
+    needs: &[],
+    optional: &[
+        (Tool::Kubectl, "the live check on a cluster is skipped"),
+        (Tool::Docker, "the live check cannot build the image"),
+    ],
+    check,
+};
+
+const FILES: &[&str] = &["deployment.yaml", "service.yaml", "configmap.yaml"];
+
+/// The image the live check builds and the manifests must name.
+pub const IMAGE_REPO: &str = "registry.localhost:5000/health";
+
+fn check(ck: &mut Checker) -> Result<(), Stop> {
+    let dir = ck.dir.join("k8s");
+    let files: Vec<PathBuf> = FILES.iter().map(|f| dir.join(f)).collect();
+    let missing: Vec<&str> = FILES
+        .iter()
+        .zip(&files)
+        .filter(|(_, p)| !p.is_file())
+        .map(|(f, _)| *f)
+        .collect();
+    ck.require(
+        "files",
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                "k8s/deployment.yaml, k8s/service.yaml and k8s/configmap.yaml",
+                format!("missing: {}", missing.join(", ")),
+            )
+            .hint("create the files in the stage folder's k8s/ folder (see the README)"))
+        },
+        |_| "k8s/deployment.yaml, service.yaml, configmap.yaml".into(),
+    )?;
+
+    let (docs, mut problems) = k8s::check_files(&files);
+    problems.extend(stage_rules(&docs));
+    // Parse problems first: they say why an object could not be read.
+    let mut all_passed = report(ck, "parse", &problems);
+    let kinds = expect_kinds(&docs);
+    ck.require("kinds", kinds, |titles| titles.join(", "))?;
+    for &rule in rules::RULES.iter().chain(STAGE_RULES).skip(1) {
+        if rule == "database" && !problems.iter().any(|p| p.rule == rule) {
+            continue; // stage 04 has no database
+        }
+        all_passed &= report(ck, rule, &problems);
+    }
+    if !all_passed {
+        ck.skip(
+            "live",
+            "the static checks failed, so the manifests were not applied",
+            "fix the problems above first",
+        );
+        return Ok(());
+    }
+    live(ck)
+}
+
+/// Passes or fails `rule` with every problem it found; true when it passed.
+fn report(ck: &mut Checker, rule: &str, problems: &[Problem]) -> bool {
+    let found: Vec<&Problem> = problems.iter().filter(|p| p.rule == rule).collect();
+    let Some(first) = found.first() else {
+        ck.pass(rule, passed_message(rule));
+        return true;
+    };
+    let seen: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for problem in &found {
+        if !problem.hint.is_empty() && !hints.contains(&problem.hint.as_str()) {
+            hints.push(&problem.hint);
+        }
+    }
+    ck.fail(
+        rule,
+        first.to_string(),
+        Failure::new(expected(rule), seen.join("\n")).hint(hints.join("; ")),
+    );
+    false
+}
+
+fn expect_kinds(docs: &[Doc]) -> Result<Vec<String>, Failure> {
+    let mut titles = Vec::new();
+    for (file, kind) in FILES.iter().zip(["Deployment", "Service", "ConfigMap"]) {
+        match docs
+            .iter()
+            .find(|d| d.file.ends_with(&format!("k8s/{file}")) && d.kind == kind)
+        {
+            Some(doc) if !matches!(doc.object, Object::Other) => titles.push(doc.title()),
+            _ => {
+                let problems_hint = "the parse problems above say why it could not be read";
+                return Err(Failure::new(
+                    format!("a {kind} in k8s/{file}"),
+                    format!("no {kind} could be read from k8s/{file}"),
+                )
+                .hint(format!(
+                    "start the file with apiVersion: {} and kind: {kind}; {problems_hint}",
+                    if kind == "Deployment" {
+                        "apps/v1"
+                    } else {
+                        "v1"
+                    }
+                )));
+            }
+        }
+    }
+    Ok(titles)
+}
+
+const STAGE_RULES: &[&str] = &["replicas", "port"];
+
+/// What stage 04 asks beyond the general rules: 3 replicas, a ClusterIP
+/// Service with a named port 8000, the ConfigMap read as environment.
+fn stage_rules(docs: &[Doc]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for doc in docs {
+        match &doc.object {
+            Object::Deployment(d) => {
+                for (i, c) in d
+                    .spec
+                    .iter()
+                    .flat_map(|s| s.template.spec.iter())
+                    .flat_map(|p| p.containers.iter())
+                    .enumerate()
+                {
+                    let image = c.image.as_deref().unwrap_or("");
+                    if !image.is_empty() && !image.starts_with(&format!("{IMAGE_REPO}:")) {
+                        out.push(Problem::new(
+                            "image",
+                            &doc.file,
+                            doc.line(&k8s::parse::path(&format!(
+                                "spec.template.spec.containers[{i}].image"
+                            ))),
+                            format!(
+                                "{}: container {} runs {image}, not the image pushed to the cluster's registry",
+                                doc.title(),
+                                c.name
+                            ),
+                            format!("use {IMAGE_REPO}:TAG (cargo xtask cluster create starts that registry)"),
+                        ));
+                    }
+                }
+                let replicas = d.spec.as_ref().and_then(|s| s.replicas);
+                if replicas != Some(3) {
+                    out.push(Problem::new(
+                        "replicas",
+                        &doc.file,
+                        doc.line(&k8s::parse::path("spec.replicas"))
+                            .or(doc.line(&k8s::parse::path("spec"))),
+                        format!(
+                            "{}: spec.replicas is {}",
+                            doc.title(),
+                            replicas.map_or("not set (1)".into(), |r| r.to_string())
+                        ),
+                        "run three pods: replicas: 3",
+                    ));
+                }
+                let reads_config = d
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.template.spec.as_ref())
+                    .is_some_and(|p| {
+                        p.containers.iter().any(|c| {
+                            c.env_from
+                                .iter()
+                                .flatten()
+                                .any(|e| e.config_map_ref.is_some())
+                                || c.env.iter().flatten().any(|e| {
+                                    e.value_from
+                                        .as_ref()
+                                        .is_some_and(|v| v.config_map_key_ref.is_some())
+                                })
+                        })
+                    });
+                if !reads_config {
+                    out.push(Problem::new(
+                        "config",
+                        &doc.file,
+                        doc.line(&k8s::parse::path("spec.template.spec.containers[0]")),
+                        format!("{}: no container reads the ConfigMap", doc.title()),
+                        "add envFrom: [{configMapRef: {name: health-config}}] to the container",
+                    ));
+                }
+            }
+            Object::Service(s) => {
+                let spec = s.spec.clone().unwrap_or_default();
+                let kind = spec.type_.as_deref().unwrap_or("ClusterIP");
+                if kind != "ClusterIP" {
+                    out.push(Problem::new(
+                        "port",
+                        &doc.file,
+                        doc.line(&k8s::parse::path("spec.type")),
+                        format!("{}: type is {kind}", doc.title()),
+                        "use type: ClusterIP (the default): reach it with kubectl port-forward",
+                    ));
+                }
+                let ports = spec.ports.unwrap_or_default();
+                if !ports
+                    .iter()
+                    .any(|p| p.port == 8000 && p.name.as_deref().is_some_and(|n| !n.is_empty()))
+                {
+                    out.push(Problem::new(
+                        "port",
+                        &doc.file,
+                        doc.line(&k8s::parse::path("spec.ports"))
+                            .or(doc.line(&k8s::parse::path("spec"))),
+                        format!("{}: no named port 8000", doc.title()),
+                        "add ports: [{name: http, port: 8000, targetPort: http}]",
+                    ));
+                }
+            }
+            Object::ConfigMap(c) if c.data.as_ref().is_none_or(|d| d.is_empty()) => {
+                out.push(Problem::new(
+                    "config",
+                    &doc.file,
+                    doc.line(&k8s::parse::path("data")),
+                    format!("{}: no data", doc.title()),
+                    "put the configuration in data, for example RUST_LOG: info",
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn expected(rule: &str) -> &'static str {
+    match rule {
+        "parse" => "every field known to Kubernetes 1.34, every value of the right type",
+        "selector" => "spec.selector.matchLabels equal to labels of spec.template.metadata.labels",
+        "image" => "an image with a pinned tag (not latest)",
+        "probes" => "startupProbe, readinessProbe and livenessProbe on a container port",
+        "resources" => "requests.cpu, requests.memory and limits.memory",
+        "security" => "the restricted Pod Security Standard",
+        "config" => "the ConfigMap read as environment",
+        "service" => "a Service whose selector matches the pods",
+        "targetPort" => "targetPort naming a container port (by name or number)",
+        "replicas" => "spec.replicas: 3",
+        "port" => "a ClusterIP Service with a named port 8000",
+        _ => "no problems",
+    }
+}
+
+fn passed_message(rule: &str) -> &'static str {
+    match rule {
+        "parse" => "every document fits the Kubernetes 1.34 types; no unknown fields",
+        "selector" => "the selector matches the pod template labels",
+        "image" => "images have pinned tags",
+        "probes" => "startup, readiness and liveness probes on a container port",
+        "resources" => "requests and a memory limit",
+        "security" => "restricted Pod Security Standard",
+        "config" => "the ConfigMap is read as environment",
+        "service" => "the Service selects the Deployment's pods",
+        "targetPort" => "targetPort matches a container port",
+        "replicas" => "3 replicas",
+        "port" => "ClusterIP with a named port 8000",
+        _ => "ok",
+    }
+}
+
+/// The live part: only with kubectl and a reachable cluster.
+fn live(ck: &mut Checker) -> Result<(), Stop> {
+    if !ck.has_tool(Tool::Kubectl, "live") {
+        return Ok(());
+    }
+    if let Err(why) = crate::cluster::reachable() {
+        if std::env::var("LAB_REQUIRE_CLUSTER").is_ok_and(|v| v == "1" || v == "true") {
+            ck.fail(
+                "live",
+                "no cluster is reachable",
+                Failure::new("a reachable cluster (LAB_REQUIRE_CLUSTER=1)", why)
+                    .hint("cargo xtask cluster create"),
+            );
+        } else {
+            ck.skip(
+                "live",
+                format!("no cluster is reachable ({why})"),
+                "cargo xtask cluster create, then check again",
+            );
+        }
+        return Ok(());
+    }
+    match crate::cluster::live_stage_04(&ck.dir) {
+        Ok(message) => ck.pass("live", message),
+        Err(failure) => ck.fail(
+            "live",
+            failure.seen.lines().next().unwrap_or("").to_string(),
+            failure,
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Stage 04's static check fails on the starter, passes on the solution, and
+//! catches each way a copy of the solution's manifests can be broken, with
+//! the file, the line and what to do.
+
+mod support;
+
+use support::{StageCopy, verify};
+
+#[test]
+fn starter_fails_with_the_open_todos() {
+    let run = verify(&["04"]);
+    assert!(!run.success, "{}", run.stderr);
+    assert_eq!(run.stage_status("04-kubernetes"), "failed");
+    let failed: Vec<String> = run
+        .checks()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["check"].as_str().unwrap().to_string())
+        .collect();
+    for expected in [
+        "replicas",
+        "image",
+        "probes",
+        "resources",
+        "security",
+        "service",
+        "port",
+        "config",
+    ] {
+        assert!(
+            failed.iter().any(|f| f == expected),
+            "{expected} not failed: {failed:?}"
+        );
+    }
+    let live = run.check("live").expect("the live check is reported");
+    assert_eq!(live["status"], "skipped");
+}
+
+#[test]
+fn solution_passes_the_static_checks() {
+    let run = verify(&["--solutions", "04"]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    for check in run.checks() {
+        if check["check"] == "live" {
+            // No cluster can run where the kit is tested: skipped, never passed by default.
+            assert_ne!(check["status"], "failed", "{check}");
+        } else {
+            assert_eq!(check["status"], "passed", "{check}");
+        }
+    }
+    for name in [
+        "parse",
+        "selector",
+        "image",
+        "probes",
+        "resources",
+        "security",
+        "config",
+        "service",
+        "targetPort",
+        "replicas",
+        "port",
+    ] {
+        assert!(run.check(name).is_some(), "no {name} check");
+    }
+}
+
+/// The 1-based line of the first line containing `needle` in the solution's file.
+fn line_of(file: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(support::root().join("solutions/04-kubernetes").join(file))
+        .unwrap();
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+/// Copies the solution, applies one mutation, checks it: the failed checks
+/// and the `seen` text of each.
+fn mutant(file: &str, from: &str, to: &str) -> Vec<(String, String)> {
+    let copy = StageCopy::new("solutions/04-kubernetes");
+    copy.replace(file, from, to);
+    let run = verify(&["--dir", copy.path_str()]);
+    assert!(!run.success, "the mutant passed:\n{}", run.stderr);
+    run.checks()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap().to_string(),
+                c["seen"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn only(failed: &[(String, String)], check: &str) -> String {
+    let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, [check], "{failed:#?}");
+    failed[0].1.clone()
+}
+
+#[test]
+fn a_selector_that_misses_the_pod_labels_fails_the_selector_check() {
+    let failed = mutant(
+        "k8s/deployment.yaml",
+        "    matchLabels:\n      app.kubernetes.io/name: health",
+        "    matchLabels:\n      app.kubernetes.io/name: helth",
+    );
+    let seen = only(&failed, "selector");
+    let line = line_of("k8s/deployment.yaml", "matchLabels:") + 1;
+    assert!(
+        seen.contains(&format!("k8s/deployment.yaml:{line}:")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("the selector app.kubernetes.io/name=helth does not match the pod template's labels (app.kubernetes.io/name=health)"),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_target_port_no_container_has_fails_the_target_port_check() {
+    let failed = mutant("k8s/service.yaml", "targetPort: http", "targetPort: 8080");
+    let seen = only(&failed, "targetPort");
+    let line = line_of("k8s/service.yaml", "targetPort:");
+    assert!(
+        seen.contains(&format!("k8s/service.yaml:{line}:")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("port 8000 (http) sends traffic to targetPort 8080, but the selected pods have no such container port (they have http=8000)"),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_misspelled_field_is_reported_with_path_line_and_suggestion() {
+    let copy = StageCopy::new("solutions/04-kubernetes");
+    copy.replace(
+        "k8s/deployment.yaml",
+        "imagePullPolicy:",
+        "imagePullPolice:",
+    );
+    let run = verify(&["--dir", copy.path_str()]);
+    assert!(!run.success);
+    let parse = run.check("parse").unwrap();
+    assert_eq!(parse["status"], "failed", "{parse}");
+    let line = line_of("k8s/deployment.yaml", "imagePullPolicy:");
+    let seen = parse["seen"].as_str().unwrap();
+    assert!(
+        seen.contains(&format!(
+            "k8s/deployment.yaml:{line}: Deployment/health: unknown field imagePullPolice at spec.template.spec.containers[0].imagePullPolice"
+        )),
+        "{seen}"
+    );
+    assert!(
+        parse["hint"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean imagePullPolicy?"),
+        "{parse}"
+    );
+    let failed: Vec<_> = run
+        .checks()
+        .into_iter()
+        .filter(|c| c["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "only the parse check fails: {failed:#?}");
+}
+
+#[test]
+fn the_latest_tag_fails_the_image_check() {
+    let failed = mutant("k8s/deployment.yaml", "health:0.1.0", "health:latest");
+    let seen = only(&failed, "image");
+    let line = line_of("k8s/deployment.yaml", "image: registry.localhost");
+    assert!(
+        seen.contains(&format!("k8s/deployment.yaml:{line}:")),
+        "{seen}"
+    );
+    assert!(seen.contains("uses the latest tag"), "{seen}");
+}
+
+#[test]
+fn a_root_user_fails_the_security_check() {
+    let failed = mutant("k8s/deployment.yaml", "runAsUser: 65532", "runAsUser: 0");
+    let seen = only(&failed, "security");
+    let line = line_of("k8s/deployment.yaml", "runAsUser:");
+    assert!(
+        seen.contains(&format!("k8s/deployment.yaml:{line}: Deployment/health: container health runs as root (runAsUser: 0)")),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_wrong_type_is_reported_with_its_line() {
+    let copy = StageCopy::new("solutions/04-kubernetes");
+    copy.replace("k8s/deployment.yaml", "replicas: 3", "replicas: three");
+    let run = verify(&["--dir", copy.path_str()]);
+    assert!(!run.success);
+    let kinds = run.check("kinds").unwrap();
+    assert_eq!(kinds["status"], "failed", "{kinds}");
+    let line = line_of("k8s/deployment.yaml", "replicas:");
+    let parse = run.check("parse").unwrap();
+    let seen = parse["seen"].as_str().unwrap();
+    assert!(
+        seen.contains(&format!("deployment.yaml:{line}: Deployment/health does not fit the Deployment schema: spec.replicas: invalid type: string \"three\", expected i32")),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_service_selecting_nothing_fails_the_service_check() {
+    let failed = mutant(
+        "k8s/service.yaml",
+        "  selector:\n    app.kubernetes.io/name: health",
+        "  selector:\n    app: health",
+    );
+    let seen = only(&failed, "service");
+    assert!(
+        seen.contains("the selector app=health matches the pods of no Deployment in these files (health has app.kubernetes.io/name=health)"),
+        "{seen}"
+    );
+}

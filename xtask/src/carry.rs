@@ -25,6 +25,23 @@ pub const CARRIED: &[Carry] = &[
         files: &["Cargo.toml", "Cargo.lock", "src/main.rs", "tests/health.rs"],
         to: &["exercises/01-health"],
     },
+    // The container stages package the stage 01 server unchanged.
+    Carry {
+        from: "solutions/01-health",
+        files: &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "src/lib.rs",
+            "src/main.rs",
+            "tests/health.rs",
+        ],
+        to: &[
+            "exercises/02-dockerfile",
+            "solutions/02-dockerfile",
+            "exercises/03-multi-stage",
+            "solutions/03-multi-stage",
+        ],
+    },
     // Stage 04 deploys the stage 01 server; its Rust code is not the exercise.
     Carry {
         from: "solutions/01-health",

@@ -1,9 +1,11 @@
 //! `cargo xtask`: the one entry point of the kit. See `cargo xtask --help`.
 
+mod bench;
 mod book;
 mod cargo;
 mod carry;
 mod cluster;
+mod docker;
 mod helm;
 mod http;
 mod k8s;
@@ -12,6 +14,7 @@ mod paths;
 mod proc;
 mod report;
 mod stages;
+mod standins;
 mod tools;
 
 use std::path::PathBuf;
@@ -58,6 +61,16 @@ enum Command {
     },
     /// Rewrite the files carried between stage folders from their sources.
     Sync,
+    /// Docker helpers for the container stages.
+    Docker {
+        #[command(subcommand)]
+        action: DockerAction,
+    },
+    /// Measure things that are goals, not tests (`images`: sizes, rebuilds, start-up, memory).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Build the guide (or `serve` it, or `check` it in headless Chromium).
     Book {
         #[command(subcommand)]
@@ -65,6 +78,22 @@ enum Command {
     },
     #[command(flatten)]
     Kube(k8s::cli::KubeCommand),
+}
+
+#[derive(Subcommand)]
+enum DockerAction {
+    /// Build offline stand-ins for the base images the Dockerfiles name (only missing ones).
+    Standins {
+        /// Rebuild them even when the tags exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Image sizes, cold build vs rebuild, start to first 200, idle memory.
+    Images,
 }
 
 #[derive(Subcommand)]
@@ -118,6 +147,12 @@ fn run(command: Command) -> anyhow::Result<bool> {
             Ok(problems.is_empty())
         }
         Command::Sync => carry::sync().map(|()| true),
+        Command::Docker {
+            action: DockerAction::Standins { force },
+        } => standins::run(force),
+        Command::Bench {
+            what: BenchWhat::Images,
+        } => bench::images(),
         Command::Kube(command) => k8s::cli::run(command),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {
             BookAction::Build => book::build().map(|()| true),

@@ -14,7 +14,6 @@ pub enum Cleanup {
     /// Kill this process id.
     Kill(u32),
     /// Run this command, for example `docker rm -f <id>`.
-    #[allow(dead_code, reason = "for the container stages")]
     Command(Vec<String>),
 }
 

@@ -10,13 +10,22 @@ use crate::paths;
 use crate::report::{CheckResult, Failure, Printer, Report, StageResult, Status};
 use crate::tools::Tool;
 
+#[path = "02-dockerfile.rs"]
+mod dockerfile;
 #[path = "01-health.rs"]
 mod health;
 #[path = "04-kubernetes.rs"]
 mod kubernetes;
+#[path = "03-multi-stage.rs"]
+mod multi_stage;
 
 /// Every stage, in course order.
-pub const STAGES: &[&Stage] = &[&health::STAGE, &kubernetes::STAGE];
+pub const STAGES: &[&Stage] = &[
+    &health::STAGE,
+    &dockerfile::STAGE,
+    &multi_stage::STAGE,
+    &kubernetes::STAGE,
+];
 
 pub struct Stage {
     /// `NN-slug`: the folder, chapter and check name.

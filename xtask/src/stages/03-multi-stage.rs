@@ -1,0 +1,332 @@
+//! Stage 03: a multi-stage Dockerfile: a small, non-root runtime image without
+//! shell or toolchain, and a dependency layer that survives source changes.
+
+use std::path::Path;
+
+use super::dockerfile::{self, image_tag};
+use super::{Checker, Stage, Stop};
+use crate::docker;
+use crate::report::Failure;
+use crate::tools::Tool;
+
+pub const STAGE: Stage = Stage {
+    id: "03-multi-stage",
+    title: "A multi-stage build",
+    needs: &[Tool::Docker],
+    optional: &[(Tool::Hadolint, "the Dockerfile lint (hadolint)")],
+    check,
+};
+
+/// Upper bound for the final image, uncompressed.
+const MAX_SIZE: u64 = 40_000_000;
+/// How much smaller than stage 02's image it must be.
+const FACTOR: u64 = 10;
+/// Shells a final image must not contain (their file names).
+const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "busybox"];
+/// Toolchain programs a final image must not contain.
+const TOOLCHAIN: &[&str] = &["cargo", "rustc", "rustup", "gcc", "cc", "ld"];
+
+fn check(ck: &mut Checker) -> Result<(), Stop> {
+    let text = dockerfile::read_dockerfile(ck)?;
+    dockerfile::hadolint(ck);
+    dockerfile::pinned_bases(ck, &text);
+    dockerfile::exec_form(ck, &text);
+    dockerignore(ck);
+    let tag = image_tag(ck.stage);
+    dockerfile::build_image(ck, &tag)?;
+    let size = dockerfile::image_size(ck, &tag)?;
+    small(ck, size, &text);
+    non_root(ck, &tag);
+    files(ck, &tag);
+    dockerfile::run_and_stop(ck, &tag)?;
+    dependency_cache(ck);
+    Ok(())
+}
+
+fn dockerignore(ck: &mut Checker) {
+    let path = ck.dir.join(".dockerignore");
+    let hint = "add a .dockerignore next to the Dockerfile with the line `target/`: the build context then stays small and a local build never leaks into the image (TODO 6)";
+    match std::fs::read_to_string(&path) {
+        Ok(text) if docker::dockerignore_excludes_target(&text) => {
+            ck.pass(".dockerignore", "keeps target/ out of the build context")
+        }
+        Ok(_) => ck.fail(
+            ".dockerignore",
+            ".dockerignore does not exclude target/",
+            Failure::new(
+                "a line `target/` (or `/target`)",
+                "no pattern matching target",
+            )
+            .hint(hint),
+        ),
+        Err(_) => ck.fail(
+            ".dockerignore",
+            "there is no .dockerignore",
+            Failure::new("a .dockerignore excluding target/", "no such file").hint(hint),
+        ),
+    }
+}
+
+/// Under 40 MB and at least 10x smaller than stage 02's image (or, when that
+/// was never built here, than the builder's base image, which it contains).
+fn small(ck: &mut Checker, size: u64, text: &str) {
+    let single = image_tag(&super::dockerfile::STAGE);
+    let (reference, what) = match docker::image_size(&single) {
+        Ok(bytes) => (Some(bytes), format!("stage 02's image {single}")),
+        Err(_) => {
+            let base = docker::base_images(text).into_iter().next();
+            match base.and_then(|b| docker::image_size(&b.image).ok().map(|s| (s, b.image))) {
+                Some((bytes, image)) => (
+                    Some(bytes),
+                    format!("the builder image {image} (stage 02's image contains it)"),
+                ),
+                None => (None, String::new()),
+            }
+        }
+    };
+    let mut problems = Vec::new();
+    if size >= MAX_SIZE {
+        problems.push(format!(
+            "{} is not under {}",
+            docker::megabytes(size),
+            docker::megabytes(MAX_SIZE)
+        ));
+    }
+    if let Some(reference) = reference
+        && size.saturating_mul(FACTOR) > reference
+    {
+        problems.push(format!(
+            "{} is not {FACTOR}x smaller than {what} ({})",
+            docker::megabytes(size),
+            docker::megabytes(reference)
+        ));
+    }
+    if problems.is_empty() {
+        let ratio = reference.map_or(String::new(), |r| {
+            format!(", {:.0}x smaller than {what}", r as f64 / size as f64)
+        });
+        ck.pass("small", format!("{}{ratio}", docker::megabytes(size)));
+    } else {
+        ck.fail(
+            "small",
+            "the image is too big",
+            Failure::new(
+                format!(
+                    "under {} and {FACTOR}x smaller than stage 02's",
+                    docker::megabytes(MAX_SIZE)
+                ),
+                problems.join("; "),
+            )
+            .hint("copy only the binary into a second stage FROM gcr.io/distroless/cc-debian13:nonroot (TODO 4)"),
+        );
+    }
+}
+
+fn non_root(ck: &mut Checker, tag: &str) {
+    let hint = "add `USER 65532:65532` to the final stage: a number, so Kubernetes' runAsNonRoot can verify it (TODO 5)";
+    match docker::image_user(tag) {
+        Ok(user) => {
+            let uid = user.split(':').next().unwrap_or("");
+            match uid.parse::<u32>() {
+                Ok(0) => ck.fail(
+                    "non-root",
+                    "the image runs as root",
+                    Failure::new("a numeric user other than 0", format!("User {user:?}"))
+                        .hint(hint),
+                ),
+                Ok(_) => ck.pass("non-root", format!("User {user}")),
+                Err(_) if uid.is_empty() => ck.fail(
+                    "non-root",
+                    "the image runs as root (no USER)",
+                    Failure::new("a numeric user other than 0", "no User: root").hint(hint),
+                ),
+                Err(_) => ck.fail(
+                    "non-root",
+                    "the user is a name, not a number",
+                    Failure::new("a numeric user, like 65532", format!("User {user:?}")).hint(hint),
+                ),
+            }
+        }
+        Err(e) => ck.fail(
+            "non-root",
+            "the image config could not be read",
+            Failure::new("docker image inspect to work", e),
+        ),
+    }
+}
+
+/// No shell and no toolchain in the final image's file system.
+fn files(ck: &mut Checker, tag: &str) {
+    let listing = match docker::image_files(tag) {
+        Ok(listing) => listing,
+        Err(e) => {
+            let failure = Failure::new("docker export to list the image's files", e);
+            ck.fail("no shell", "the image's files could not be listed", failure);
+            return;
+        }
+    };
+    let named = |names: &[&str]| -> Vec<String> {
+        listing
+            .iter()
+            .filter(|path| {
+                let file = path.rsplit('/').next().unwrap_or(path);
+                (path.contains("bin/") && names.contains(&file)) || file == names[0]
+            })
+            .take(5)
+            .map(|p| format!("/{p}"))
+            .collect()
+    };
+    let hint = "the final stage must start FROM a runtime image (distroless) and copy only the binary from the builder (TODO 4)";
+    let shells = named(SHELLS);
+    if shells.is_empty() {
+        ck.pass("no shell", format!("{} files, no shell", listing.len()));
+    } else {
+        ck.fail(
+            "no shell",
+            "the image contains a shell",
+            Failure::new(
+                "no shell: nothing for an intruder to run",
+                shells.join(", "),
+            )
+            .hint(hint),
+        );
+    }
+    let tools = named(TOOLCHAIN);
+    if tools.is_empty() {
+        ck.pass("no cargo", "no Rust toolchain, no compiler");
+    } else {
+        ck.fail(
+            "no cargo",
+            "the image contains the toolchain",
+            Failure::new("no cargo, rustc or compiler", tools.join(", ")).hint(hint),
+        );
+    }
+}
+
+/// After a source-only change, the rebuild compiles the service and no
+/// dependency: decided from cargo's `Compiling` lines in the BuildKit log.
+fn dependency_cache(ck: &mut Checker) {
+    let own = package_name(&ck.dir).unwrap_or_else(|| "health".into());
+    let copy = match changed_copy(&ck.dir) {
+        Ok(copy) => copy,
+        Err(e) => {
+            let failure = Failure::new("a copy of the stage folder", e.to_string());
+            ck.fail(
+                "dependency cache",
+                "the stage folder could not be copied",
+                failure,
+            );
+            return;
+        }
+    };
+    let context = copy.path().join(ck.dir.file_name().unwrap_or_default());
+    let tag = format!("microservices-lab/{}:rebuild", ck.stage.id);
+    ck.note("rebuilding after a source-only change (src/main.rs)");
+    // Stop at the first dependency compiled again: that already decides.
+    let recompiles_a_dependency = |line: &str| {
+        docker::compiled_crates(line)
+            .iter()
+            .any(|(name, _)| *name != own)
+    };
+    let build = docker::build_until(
+        &context,
+        &tag,
+        dockerfile::BUILD_LIMIT,
+        &recompiles_a_dependency,
+    );
+    docker::remove_image(&tag);
+    let build = match build {
+        Ok(build) if build.success || build.stopped_early => build,
+        Ok(build) => {
+            let (tail, _) = docker::explain_failed_build(&build);
+            let failure = Failure::new("the rebuild to succeed", tail);
+            ck.fail("dependency cache", "the rebuild failed", failure);
+            return;
+        }
+        Err(e) => {
+            let failure = Failure::new("docker build to run", e.to_string());
+            ck.fail("dependency cache", "the rebuild could not run", failure);
+            return;
+        }
+    };
+    let compiled = build.compiled_crates();
+    let deps: Vec<String> = compiled
+        .iter()
+        .filter(|(name, _)| *name != own)
+        .map(|(name, version)| format!("{name} v{version}"))
+        .collect();
+    let hint = "copy Cargo.toml and Cargo.lock first and build the dependencies in their own layer, before `COPY src` (TODO 2)";
+    if !deps.is_empty() {
+        let shown: Vec<&str> = deps.iter().take(8).map(String::as_str).collect();
+        ck.fail(
+            "dependency cache",
+            "a source-only change recompiles the dependencies",
+            Failure::new(
+                format!("only {own} compiled again"),
+                format!(
+                    "compiled: {}{}",
+                    shown.join(", "),
+                    if deps.len() > 8 { ", …" } else { "" }
+                ),
+            )
+            .hint(hint),
+        );
+    } else if !compiled.iter().any(|(name, _)| *name == own) {
+        ck.fail(
+            "dependency cache",
+            "the rebuild did not compile the changed source",
+            Failure::new(
+                format!("{own} compiled again after src/main.rs changed"),
+                "no `Compiling` line in the rebuild's log",
+            )
+            .hint("the source change must reach cargo: COPY src after the dependency layer, and touch the sources so cargo does not trust the placeholder build (TODO 3)"),
+        );
+    } else {
+        ck.pass(
+            "dependency cache",
+            format!(
+                "the rebuild compiled only {own} ({:.0} s); the dependency layer came from the cache",
+                build.took.as_secs_f64()
+            ),
+        );
+    }
+}
+
+fn package_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("name = "))
+        .map(|v| v.trim().trim_matches('"').to_string())
+}
+
+/// A copy of the stage folder (without target/) whose src/main.rs has one
+/// more comment line: a change to the source and nothing else.
+fn changed_copy(dir: &Path) -> std::io::Result<tempfile::TempDir> {
+    let base = crate::paths::target_dir().join("tmp");
+    std::fs::create_dir_all(&base)?;
+    let temp = tempfile::tempdir_in(base)?;
+    let to = temp.path().join(dir.file_name().unwrap_or_default());
+    copy_tree(dir, &to)?;
+    let main = to.join("src/main.rs");
+    let mut text = std::fs::read_to_string(&main)?;
+    text.push_str("\n// A source-only change, made by the dependency cache check.\n");
+    std::fs::write(&main, text)?;
+    Ok(temp)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)?.flatten() {
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,422 @@
+//! `cargo xtask docker standins`: local stand-ins for the base images the
+//! kit's Dockerfiles name, for machines that cannot pull (CI behind a closed
+//! network). Built from Debian packages with `debootstrap` and `docker import`,
+//! only when a tag is missing. On a trainee's laptop the real images are
+//! pulled and none of this runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::docker;
+use crate::paths;
+
+/// What a stand-in is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// `rust:<version>-slim-trixie`: Debian, gcc, libc6-dev, CA certificates,
+    /// the host's Rust toolchain where the official image keeps it.
+    Rust { version: String },
+    /// `gcr.io/distroless/cc-debian13`: glibc, libgcc, libstdc++, libssl,
+    /// CA certificates, time zones, passwd/group; no shell, no package manager.
+    DistrolessCc { nonroot: bool },
+    /// `gcr.io/distroless/static-debian13`: the same without any library,
+    /// for static binaries.
+    DistrolessStatic { nonroot: bool },
+}
+
+const SUITE: &str = "trixie";
+const MIRROR: &str = "http://deb.debian.org/debian";
+/// Packages beyond minbase: the Rust builder's, and the distroless runtime's.
+const INCLUDE: &str = "ca-certificates,gcc,libc6-dev,tzdata,libstdc++6,libssl3t64,libgomp1";
+/// The packages whose files make up the distroless `static` stand-in.
+const STATIC_PACKAGES: &[&str] = &["tzdata"];
+/// The packages whose files make up the distroless `cc` stand-in (as in the real one).
+const CC_PACKAGES: &[&str] = &[
+    "libc6",
+    "libgcc-s1",
+    "libstdc++6",
+    "libssl3t64",
+    "libgomp1",
+    "tzdata",
+];
+/// The label that marks an image as a stand-in.
+pub const LABEL: &str = "dev.microservices-lab.standin";
+
+fn classify(image: &str) -> Option<Kind> {
+    if let Some(tag) = image
+        .strip_prefix("rust:")
+        .or_else(|| image.strip_prefix("docker.io/library/rust:"))
+        && let Some(version) = tag.strip_suffix("-slim-trixie")
+    {
+        return Some(Kind::Rust {
+            version: version.to_string(),
+        });
+    }
+    let (name, tag) = image.rsplit_once(':')?;
+    let nonroot = tag.contains("nonroot");
+    match name {
+        "gcr.io/distroless/cc-debian13" => Some(Kind::DistrolessCc { nonroot }),
+        "gcr.io/distroless/static-debian13" => Some(Kind::DistrolessStatic { nonroot }),
+        _ => None,
+    }
+}
+
+/// The base images named by every Dockerfile of the kit, with where.
+pub fn named_images() -> Vec<(String, String)> {
+    let root = paths::root();
+    let mut found: Vec<(String, String)> = Vec::new();
+    for tree in ["exercises", "solutions"] {
+        let Ok(entries) = std::fs::read_dir(root.join(tree)) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for dir in dirs {
+            let file = dir.join("Dockerfile");
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            for from in docker::base_images(&text) {
+                if !found.iter().any(|(image, _)| *image == from.image) {
+                    found.push((from.image, format!("{}:{}", paths::show(&file), from.line)));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Builds the missing stand-ins; returns whether every named image exists.
+pub fn run(force: bool) -> anyhow::Result<bool> {
+    let images = named_images();
+    anyhow::ensure!(
+        !images.is_empty(),
+        "no Dockerfile in the kit names an image"
+    );
+    let mut ok = true;
+    for (image, place) in &images {
+        if !force && docker::image_exists(image) {
+            println!("✓ {image} is present ({place})");
+            continue;
+        }
+        let Some(kind) = classify(image) else {
+            println!(
+                "✗ {image} ({place}) is missing and no stand-in is known for it; pull it, or teach xtask/src/standins.rs to build it"
+            );
+            ok = false;
+            continue;
+        };
+        println!("… building a stand-in for {image} ({place})");
+        build(image, &kind).with_context(|| format!("building the stand-in {image}"))?;
+        let size = docker::image_size(image)
+            .map(docker::megabytes)
+            .map_err(anyhow::Error::msg)?;
+        println!("✓ {image}: offline stand-in built ({size})");
+    }
+    Ok(ok)
+}
+
+fn work_dir() -> PathBuf {
+    paths::target_dir().join("standins")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn build(_image: &str, _kind: &Kind) -> anyhow::Result<()> {
+    bail!("stand-ins are built on Linux (debootstrap); elsewhere, pull the real images")
+}
+
+#[cfg(target_os = "linux")]
+fn build(image: &str, kind: &Kind) -> anyhow::Result<()> {
+    let rootfs = debian_rootfs()?;
+    let staging = work_dir().join(format!("{}.rootfs", image.replace(['/', ':', '@'], "_")));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    let changes = match kind {
+        Kind::Rust { version } => rust_rootfs(&rootfs, &staging, version)?,
+        Kind::DistrolessCc { nonroot } => {
+            distroless_rootfs(&rootfs, &staging, CC_PACKAGES, *nonroot)?
+        }
+        Kind::DistrolessStatic { nonroot } => {
+            distroless_rootfs(&rootfs, &staging, STATIC_PACKAGES, *nonroot)?
+        }
+    };
+    let mut args: Vec<String> = vec!["import".into()];
+    for change in changes.iter().chain(&[
+        format!("LABEL {LABEL}=true"),
+        format!(
+            "LABEL org.opencontainers.image.description=\"offline stand-in for {image}, built from Debian {SUITE} packages by cargo xtask docker standins\""
+        ),
+    ]) {
+        args.push("--change".into());
+        args.push(change.clone());
+    }
+    args.push("-".into());
+    args.push(image.into());
+    duct::cmd!(
+        "tar",
+        "--create",
+        "--numeric-owner",
+        "--directory",
+        &staging,
+        "--exclude=./usr/share/doc/*",
+        "--exclude=./usr/share/man/*",
+        "--exclude=./usr/share/info/*",
+        "--exclude=./usr/share/locale/*",
+        "--exclude=./var/cache/apt/*",
+        "--exclude=./var/lib/apt/lists/*",
+        "."
+    )
+    .pipe(duct::cmd("docker", &args).stdout_null())
+    .run()
+    .context("tar | docker import")?;
+    std::fs::remove_dir_all(&staging)?;
+    Ok(())
+}
+
+/// A minimal Debian tree with the packages every stand-in takes files from,
+/// made once and kept under target/standins/.
+#[cfg(target_os = "linux")]
+fn debian_rootfs() -> anyhow::Result<PathBuf> {
+    let dir = work_dir();
+    let rootfs = dir.join(format!("{SUITE}-minbase"));
+    let done = dir.join(format!("{SUITE}-minbase.complete"));
+    if done.exists() && rootfs.is_dir() {
+        return Ok(rootfs);
+    }
+    if which::which("debootstrap").is_err() {
+        bail!("debootstrap is missing: sudo apt-get install debootstrap");
+    }
+    std::fs::create_dir_all(&dir)?;
+    let partial = dir.join(format!("{SUITE}-minbase.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)?;
+    }
+    if rootfs.exists() {
+        std::fs::remove_dir_all(&rootfs)?;
+    }
+    println!(
+        "… debootstrap --variant=minbase {SUITE} (once; kept in {})",
+        paths::show(&rootfs)
+    );
+    let out = duct::cmd!(
+        "debootstrap",
+        "--variant=minbase",
+        format!("--include={INCLUDE}"),
+        SUITE,
+        &partial,
+        MIRROR
+    )
+    .stderr_to_stdout()
+    .stdout_capture()
+    .unchecked()
+    .run()?;
+    if !out.status.success() {
+        bail!(
+            "debootstrap failed (it needs root and {MIRROR}):\n{}",
+            crate::proc::tail(&String::from_utf8_lossy(&out.stdout), 15)
+        );
+    }
+    std::fs::rename(&partial, &rootfs)?;
+    std::fs::write(
+        &done,
+        format!("debootstrap --variant=minbase {SUITE} {MIRROR}\n"),
+    )?;
+    Ok(rootfs)
+}
+
+/// The host's toolchain: its sysroot and full version (`1.95.0`).
+#[cfg(target_os = "linux")]
+fn host_toolchain() -> anyhow::Result<(PathBuf, String)> {
+    let rustc = |arg: &str| -> anyhow::Result<String> {
+        Ok(duct::cmd!("rustc", arg).read()?.trim().to_string())
+    };
+    let sysroot = PathBuf::from(rustc("--print=sysroot")?);
+    let version = rustc("--version")?;
+    let version = version
+        .split_whitespace()
+        .nth(1)
+        .context("unexpected rustc --version")?
+        .to_string();
+    Ok((sysroot, version))
+}
+
+#[cfg(target_os = "linux")]
+fn rust_rootfs(rootfs: &Path, staging: &Path, version: &str) -> anyhow::Result<Vec<String>> {
+    let (sysroot, host_version) = host_toolchain()?;
+    if host_version != version && !host_version.starts_with(&format!("{version}.")) {
+        bail!(
+            "the image names Rust {version}, the host has {host_version}: install that toolchain (rustup toolchain install {version}) and run this again"
+        );
+    }
+    // Hard links: the cached tree is not copied, only linked.
+    duct::cmd!("cp", "-al", rootfs, staging).run()?;
+    // The host's CA bundle: this network intercepts TLS, and cargo inside the
+    // build must trust the proxy's authority. Replace, never write through
+    // the hard link into the cached tree.
+    let bundle = staging.join("etc/ssl/certs/ca-certificates.crt");
+    let _ = std::fs::remove_file(&bundle);
+    std::fs::copy("/etc/ssl/certs/ca-certificates.crt", &bundle)
+        .context("copying the host's /etc/ssl/certs/ca-certificates.crt")?;
+
+    let triple = "x86_64-unknown-linux-gnu";
+    let toolchain = format!("{host_version}-{triple}");
+    let dest = staging.join("usr/local/rustup/toolchains").join(&toolchain);
+    std::fs::create_dir_all(&dest)?;
+    duct::cmd!(
+        "tar",
+        "--create",
+        "--directory",
+        &sysroot,
+        "--exclude=./share/doc",
+        "--exclude=./lib/rustlib/src",
+        "."
+    )
+    .pipe(duct::cmd!("tar", "--extract", "--directory", &dest))
+    .run()
+    .context("copying the host toolchain")?;
+    std::fs::write(
+        staging.join("usr/local/rustup/settings.toml"),
+        format!("version = \"12\"\ndefault_toolchain = \"{toolchain}\"\n"),
+    )?;
+    let bin = staging.join("usr/local/cargo/bin");
+    std::fs::create_dir_all(&bin)?;
+    for entry in std::fs::read_dir(dest.join("bin"))?.flatten() {
+        let name = entry.file_name();
+        std::os::unix::fs::symlink(
+            Path::new("../../rustup/toolchains")
+                .join(&toolchain)
+                .join("bin")
+                .join(&name),
+            bin.join(&name),
+        )?;
+    }
+    Ok(vec![
+        "ENV RUSTUP_HOME=/usr/local/rustup".into(),
+        "ENV CARGO_HOME=/usr/local/cargo".into(),
+        "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        format!("ENV RUST_VERSION={host_version}"),
+        "CMD [\"bash\"]".into(),
+    ])
+}
+
+/// Only the files of the runtime libraries' packages, plus the few files
+/// distroless adds: no shell, no coreutils, no package manager.
+#[cfg(target_os = "linux")]
+fn distroless_rootfs(
+    rootfs: &Path,
+    staging: &Path,
+    packages: &[&str],
+    nonroot: bool,
+) -> anyhow::Result<Vec<String>> {
+    use std::os::unix::fs::{PermissionsExt, chown, symlink};
+
+    let mut files: Vec<String> = Vec::new();
+    for package in packages {
+        let info = rootfs.join("var/lib/dpkg/info");
+        let list = [format!("{package}:amd64.list"), format!("{package}.list")]
+            .into_iter()
+            .map(|name| info.join(name))
+            .find(|path| path.exists())
+            .with_context(|| format!("package {package} is not in {}", paths::show(rootfs)))?;
+        files.extend(std::fs::read_to_string(list)?.lines().map(str::to_string));
+    }
+    files.extend(
+        [
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/ld.so.cache",
+            "/etc/os-release",
+            "/usr/lib/os-release",
+            "/etc/nsswitch.conf",
+        ]
+        .map(String::from),
+    );
+    std::fs::create_dir_all(staging)?;
+    // usrmerge: /lib, /lib64, /bin, /sbin are links into /usr.
+    for link in ["bin", "lib", "lib64", "sbin"] {
+        if let Ok(target) = std::fs::read_link(rootfs.join(link)) {
+            symlink(target, staging.join(link))?;
+        }
+    }
+    for file in &files {
+        let relative = file.trim_start_matches('/');
+        if relative.is_empty() || relative.starts_with("usr/share/doc") {
+            continue;
+        }
+        let from = rootfs.join(relative);
+        let to = staging.join(relative);
+        let Ok(meta) = std::fs::symlink_metadata(&from) else {
+            continue;
+        };
+        if meta.is_dir() {
+            std::fs::create_dir_all(&to)?;
+            continue;
+        }
+        if let Some(parent) = to.parent() {
+            // Through the usrmerge links: create the real folder under usr/.
+            std::fs::create_dir_all(parent)?;
+        }
+        if std::fs::symlink_metadata(&to).is_ok() {
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            symlink(std::fs::read_link(&from)?, &to)?;
+        } else {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    std::fs::write(
+        staging.join("etc/passwd"),
+        "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+    )?;
+    std::fs::write(
+        staging.join("etc/group"),
+        "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n",
+    )?;
+    for (dir, mode, owner) in [
+        ("tmp", 0o1777, 0),
+        ("root", 0o700, 0),
+        ("home/nonroot", 0o700, 65532),
+    ] {
+        let path = staging.join(dir);
+        std::fs::create_dir_all(&path)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        chown(&path, Some(owner), Some(owner))?;
+    }
+    let (user, home) = if nonroot {
+        ("65532", "/home/nonroot")
+    } else {
+        ("0", "/root")
+    };
+    Ok(vec![
+        format!("USER {user}"),
+        format!("WORKDIR {home}"),
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".into(),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_images_are_classified() {
+        assert_eq!(
+            classify("rust:1.95-slim-trixie"),
+            Some(Kind::Rust {
+                version: "1.95".into()
+            })
+        );
+        assert_eq!(
+            classify("gcr.io/distroless/cc-debian13:nonroot"),
+            Some(Kind::DistrolessCc { nonroot: true })
+        );
+        assert_eq!(
+            classify("gcr.io/distroless/static-debian13:nonroot"),
+            Some(Kind::DistrolessStatic { nonroot: true })
+        );
+        assert_eq!(classify("alpine:3"), None);
+    }
+}

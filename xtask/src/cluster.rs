@@ -172,7 +172,7 @@ pub fn command_line(argv: &[String]) -> String {
         .map(|a| {
             if !a.is_empty()
                 && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%{}[]*".contains(c))
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
             {
                 a.clone()
             } else {
@@ -326,7 +326,11 @@ pub fn delete(options: Options) -> anyhow::Result<bool> {
     }
     r.act(
         &strings(&["k3d", "cluster", "delete", &name]),
-        "the cluster, its nodes and its registry",
+        if r.dry_run() {
+            "when it is there: the cluster, its nodes and its registry"
+        } else {
+            "the cluster, its nodes and its registry"
+        },
     )?;
     if !r.dry_run() {
         println!("✓ cluster {name} deleted");

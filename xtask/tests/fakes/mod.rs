@@ -1,0 +1,187 @@
+//! Fake `k3d`, `kubectl`, `helm`, `docker` and `skaffold` for the cluster
+//! commands' tests: small shell scripts, first (and alone) on PATH, that
+//! record their arguments and answer like the real tools. They keep the
+//! state a real cluster would (does it exist, is CNPG installed, which pod
+//! is the primary) in files, so a re-run sees what the first run did.
+//!
+//! Control files in the state folder: `fail-TOOL` makes TOOL fail,
+//! `hang-TOOL` makes it hang (for timeouts).
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::path::{Path, PathBuf};
+
+pub const TOOLS: &[&str] = &["k3d", "kubectl", "helm", "docker", "skaffold"];
+
+pub struct Fakes {
+    dir: tempfile::TempDir,
+}
+
+const COMMON: &str = r#"#!/bin/sh
+tool=${0##*/}
+echo "$tool $*" >> "$FAKE_STATE/calls.log"
+if [ -f "$FAKE_STATE/fail-$tool" ]; then
+    echo "$tool: simulated failure" >&2
+    exit 1
+fi
+if [ -f "$FAKE_STATE/hang-$tool" ]; then
+    exec /bin/sleep 30
+fi
+"#;
+
+const K3D: &str = r#"
+case "$*" in
+    --version) echo "k3d version v5.8.3"; echo "k3s version v1.34.1-k3s1 (default)" ;;
+    "cluster list --output json")
+        if [ -f "$FAKE_STATE/stopped" ]; then
+            echo '[{"name":"microservices","serversCount":1,"serversRunning":0,"agentsCount":2,"agentsRunning":0}]'
+        elif [ -f "$FAKE_STATE/cluster" ]; then
+            echo '[{"name":"microservices","serversCount":1,"serversRunning":1,"agentsCount":2,"agentsRunning":2}]'
+        else
+            echo '[]'
+        fi ;;
+    "cluster create --config k3d.yaml")
+        if [ -f "$FAKE_STATE/cluster" ]; then echo "FATA[0000] cluster microservices already exists" >&2; exit 1; fi
+        : > "$FAKE_STATE/cluster"
+        echo "INFO[0020] Cluster 'microservices' created successfully!" ;;
+    "cluster start microservices") /bin/rm -f "$FAKE_STATE/stopped"; echo "INFO[0005] Started cluster 'microservices'" ;;
+    "cluster delete microservices") /bin/rm -f "$FAKE_STATE/cluster" "$FAKE_STATE/cnpg"; echo "INFO[0003] Successfully deleted cluster microservices!" ;;
+    *) echo "fake k3d: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#;
+
+const KUBECTL: &str = r#"
+case "$*" in
+    "version --client"*) echo "Client Version: v1.34.1" ;;
+    "cluster-info"*)
+        if [ -f "$FAKE_STATE/cluster" ]; then echo "Kubernetes control plane is running at https://0.0.0.0:6550"
+        else echo "The connection to the server localhost:8080 was refused" >&2; exit 1; fi ;;
+    *" wait --for=condition=Ready nodes --all"*) echo "node/k3d-microservices-server-0 condition met" ;;
+    *" wait --for=condition=Established crd/clusters.postgresql.cnpg.io"*) echo "customresourcedefinition.apiextensions.k8s.io/clusters.postgresql.cnpg.io condition met" ;;
+    *" wait --for=condition=Ready cluster/ibdb-db"*) echo "cluster.postgresql.cnpg.io/ibdb-db condition met" ;;
+    *" get nodes"*)
+        echo "NAME                         STATUS   ROLES                  AGE   VERSION"
+        echo "k3d-microservices-server-0   Ready    control-plane,master   1m    v1.34.1+k3s1" ;;
+    *" get deployment cnpg-cloudnative-pg"*)
+        if [ -f "$FAKE_STATE/cnpg" ]; then echo "cnpg-cloudnative-pg   1/1     1            1           1m"
+        else echo 'Error from server (NotFound): deployments.apps "cnpg-cloudnative-pg" not found' >&2; exit 1; fi ;;
+    *" rollout status "*) echo "deployment successfully rolled out" ;;
+    *" get secret ibdb-db-app"*) echo "ibdb-db-app   kubernetes.io/basic-auth   9      1m" ;;
+    *" get pods --selector cnpg.io/cluster=ibdb-db,cnpg.io/instanceRole=primary"*)
+        if [ -f "$FAKE_STATE/primary" ]; then /bin/cat "$FAKE_STATE/primary"; else printf 'ibdb-db-1'; fi ;;
+    *" delete pod "*)
+        : > "$FAKE_STATE/deleted"
+        printf 'ibdb-db-2' > "$FAKE_STATE/primary"
+        echo "pod deleted" ;;
+    *" port-forward "*)
+        echo "Forwarding from 127.0.0.1 -> 8000"
+        exec /bin/sleep 60 ;;
+    *" apply --filename "*) echo "applied" ;;
+    *) echo "fake kubectl: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#;
+
+const HELM: &str = r#"
+case "$*" in
+    "version --short") echo "v4.3.1+gfake" ;;
+    "repo add cnpg "*) echo '"cnpg" has been added to your repositories' ;;
+    "upgrade --install cnpg cnpg/cloudnative-pg "*) : > "$FAKE_STATE/cnpg"; echo 'Release "cnpg" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
+    "upgrade --install ibdb helm/ibdb "*) echo 'Release "ibdb" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
+    *) echo "fake helm: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#;
+
+const DOCKER: &str = r#"
+case "$*" in
+    "--version") echo "Docker version 28.0.0, build fake" ;;
+    "version --format"*) echo "28.0.0" ;;
+    "build "*) echo "naming to registry.localhost:5000/ibdb:0.1.0 done" ;;
+    "push "*) echo "0.1.0: digest: sha256:fake size: 1234" ;;
+    *) echo "fake docker: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#;
+
+const SKAFFOLD: &str = r#"
+case "$*" in
+    version) echo "v2.16.1" ;;
+    *) echo "skaffold $*" ;;
+esac
+"#;
+
+impl Fakes {
+    /// Every fake tool.
+    pub fn new() -> Fakes {
+        Fakes::with(TOOLS)
+    }
+
+    /// Only these fake tools (the others are missing).
+    pub fn with(tools: &[&str]) -> Fakes {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(base).unwrap();
+        let dir = tempfile::tempdir_in(base).unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        std::fs::write(dir.path().join("state/calls.log"), "").unwrap();
+        let fakes = Fakes { dir };
+        for tool in tools {
+            let body = match *tool {
+                "k3d" => K3D,
+                "kubectl" => KUBECTL,
+                "helm" => HELM,
+                "docker" => DOCKER,
+                "skaffold" => SKAFFOLD,
+                other => panic!("no fake {other}"),
+            };
+            let path = fakes.bin().join(tool);
+            std::fs::write(&path, format!("{COMMON}{body}")).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        fakes
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Creates a control or state file (`cluster`, `fail-k3d`, `hang-kubectl`, ...).
+    pub fn set(&self, name: &str, content: &str) {
+        std::fs::write(self.state().join(name), content).unwrap();
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.state().join(name).exists()
+    }
+
+    /// Every call so far, one line each: `tool arg arg ...`.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state().join("calls.log"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn clear_calls(&self) {
+        std::fs::write(self.state().join("calls.log"), "").unwrap();
+    }
+
+    /// Runs `cargo xtask ARGS` with only the fakes on PATH.
+    pub fn xtask(&self, args: &[&str]) -> crate::support::Run {
+        let path = self.bin();
+        let state = self.state();
+        crate::support::xtask_with_env(
+            args,
+            &[
+                ("PATH", path.to_str().unwrap()),
+                ("FAKE_STATE", state.to_str().unwrap()),
+            ],
+        )
+    }
+}

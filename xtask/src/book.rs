@@ -198,16 +198,16 @@ pub fn dom_problems(dom: &str, title: Option<&str>, diagrams: usize) -> Vec<Stri
     for (n, block) in blocks.iter().enumerate() {
         let inside = block.split_once('>').map_or("", |(_, rest)| rest);
         let inside = &inside[..inside.find("</pre>").unwrap_or(inside.len())];
-        if !inside.trim_start().starts_with("<svg") {
-            problems.push(format!(
-                "diagram {} did not become an SVG (mermaid did not run, or failed)",
-                n + 1
-            ));
-        } else if inside.contains("Syntax error in text")
+        if inside.contains("Syntax error in text")
             || inside.contains("aria-roledescription=\"error\"")
         {
             problems.push(format!(
-                "diagram {} rendered as mermaid's syntax-error picture",
+                "diagram {} has a mermaid syntax error (the page shows mermaid's error picture)",
+                n + 1
+            ));
+        } else if !inside.trim_start().starts_with("<svg") {
+            problems.push(format!(
+                "diagram {} did not become an SVG (mermaid.min.js did not load or run)",
                 n + 1
             ));
         }
@@ -377,8 +377,12 @@ mod tests {
     fn an_unrendered_or_broken_diagram_fails() {
         let raw = "<main><h1>T</h1><pre class=\"mermaid\">graph TD\nA --&gt; B</pre></main>";
         assert_eq!(dom_problems(raw, Some("T"), 1).len(), 1);
-        let error = "<main><h1>T</h1><pre class=\"mermaid\"><svg aria-roledescription=\"error\">Syntax error in text</svg></pre></main>";
-        assert_eq!(dom_problems(error, Some("T"), 1).len(), 1);
+        let error = "<main><h1>T</h1><pre class=\"mermaid\" data-processed=\"true\"><div id=\"dmermaid-1\"><svg aria-roledescription=\"error\">Syntax error in text</svg></div></pre></main>";
+        let problems = dom_problems(error, Some("T"), 1);
+        assert!(
+            problems.len() == 1 && problems[0].contains("syntax error"),
+            "{problems:?}"
+        );
         let lost = "<main><h1>T</h1></main>";
         assert_eq!(dom_problems(lost, Some("T"), 1).len(), 1);
         assert_eq!(dom_problems("<body></body>", Some("T"), 0).len(), 2);

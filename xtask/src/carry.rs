@@ -54,6 +54,76 @@ pub const CARRIED: &[Carry] = &[
         ],
         to: &["exercises/04-kubernetes", "solutions/04-kubernetes"],
     },
+    // Stage 06: the starter is the solution minus the handler bodies; its
+    // tests, contract, schema, types and plumbing are the solution's.
+    Carry {
+        from: "solutions/06-ibdb",
+        files: &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "openapi.yaml",
+            "migrations/0001_books_and_reviews.sql",
+            "examples/bare.rs",
+            "src/main.rs",
+            "src/config.rs",
+            "src/db.rs",
+            "src/extract.rs",
+            "src/metrics.rs",
+            "src/models.rs",
+            "src/routes/mod.rs",
+            "tests/api.rs",
+            "tests/reliability.rs",
+            "tests/support/mod.rs",
+            "tests/support/postgres.rs",
+            "tests/support/proxy.rs",
+        ],
+        to: &["exercises/06-ibdb"],
+    },
+    // One database provisioning policy for every stage's tests (xtask's
+    // `db`, `bench ibdb` and stage checks include the same file by #[path]).
+    Carry {
+        from: "solutions/06-ibdb",
+        files: &["tests/support/postgres.rs", "tests/support/proxy.rs"],
+        to: &["exercises/05-postgres", "solutions/05-postgres"],
+    },
+    Carry {
+        from: "solutions/05-postgres",
+        files: &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "migrations/0001_create_books.sql",
+            "src/main.rs",
+            "src/config.rs",
+            "tests/postgres.rs",
+            "tests/support/mod.rs",
+        ],
+        to: &["exercises/05-postgres"],
+    },
+    // Stage 07: the trainee writes only src/handler_tests.rs.
+    Carry {
+        from: "solutions/07-mocks",
+        files: &[
+            "Cargo.toml",
+            "Cargo.lock",
+            "migrations/0001_books_and_reviews.sql",
+            "src/main.rs",
+            "src/lib.rs",
+            "src/config.rs",
+            "src/db.rs",
+            "src/error.rs",
+            "src/extract.rs",
+            "src/models.rs",
+            "src/store.rs",
+            "src/handlers.rs",
+        ],
+        to: &["exercises/07-mocks"],
+    },
+    // ... built with stage 03's image recipe.
+    Carry {
+        from: "solutions/03-multi-stage",
+        files: &["Dockerfile", ".dockerignore"],
+        to: &["exercises/04-kubernetes", "solutions/04-kubernetes"],
+    },
 ];
 
 /// `cargo xtask sync`: writes every copy from its source.

@@ -9,9 +9,14 @@ use sqlx::{
 };
 
 use crate::{config::DbConfig, error::is_unavailable};
+
+// ANCHOR: migrator
 /// The SQL files in `migrations/`, compiled into the binary: the image needs
 /// no migration files and no separate migration job.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
+// ANCHOR_END: migrator
+
+// ANCHOR: pool
 /// A lazy pool: it opens connections on first use, so the service starts (and
 /// answers `/healthz`) even while the database is still coming up.
 pub fn pool(config: &DbConfig) -> PgPool {
@@ -25,6 +30,9 @@ pub fn pool(config: &DbConfig) -> PgPool {
         .idle_timeout(Duration::from_secs(10 * 60))
         .connect_lazy_with(config.connect.clone())
 }
+// ANCHOR_END: pool
+
+// ANCHOR: migrate
 /// Applies pending migrations, retrying while the database is unreachable
 /// (in Kubernetes the app and its database often start together).
 ///
@@ -46,3 +54,4 @@ pub async fn migrate(pool: &PgPool, timeout: Duration) -> Result<(), MigrateErro
         }
     }
 }
+// ANCHOR_END: migrate

@@ -1,6 +1,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tracing_subscriber::EnvFilter;
+
+// ANCHOR: main
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -27,3 +29,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("stopped");
     Ok(())
 }
+// ANCHOR_END: main

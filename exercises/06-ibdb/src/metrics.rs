@@ -100,6 +100,8 @@ fn labels(key: &Key) -> String {
         key.method, key.route, key.status
     )
 }
+
+// ANCHOR: track
 /// Middleware: times every request and records it under its route template
 /// (`/books/{id}`, not `/books/42`, which would make one series per book).
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
@@ -129,6 +131,7 @@ pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next)
     metrics.observe(key, start.elapsed().as_secs_f64());
     response
 }
+// ANCHOR_END: track
 
 /// `GET /metrics`.
 pub async fn export(State(metrics): State<Metrics>) -> impl IntoResponse {

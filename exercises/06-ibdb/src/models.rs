@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, FieldError};
+
+// ANCHOR: book
 /// A book as the API returns it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Book {
@@ -38,6 +40,9 @@ pub struct NewBook {
     pub isbn: Option<String>,
     pub published_year: Option<i32>,
 }
+// ANCHOR_END: book
+
+// ANCHOR: review
 /// A review as the API returns it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Review {
@@ -61,6 +66,7 @@ pub struct NewReview {
     pub rating: i16,
     pub comment: String,
 }
+// ANCHOR_END: review
 
 /// One page of a list.
 #[derive(Debug, Serialize)]
@@ -71,6 +77,8 @@ pub struct Page<T> {
     pub limit: i64,
     pub offset: i64,
 }
+
+// ANCHOR: paging
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
@@ -137,6 +145,9 @@ impl BookQuery {
         Ok(Some(q.to_string()))
     }
 }
+// ANCHOR_END: paging
+
+// ANCHOR: validate
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_COMMENT_CHARS: usize = 2000;
 pub const YEARS: std::ops::RangeInclusive<i32> = -3000..=2100;
@@ -242,6 +253,7 @@ pub fn is_isbn13(isbn: &str) -> bool {
             % 10
             == 0
 }
+// ANCHOR_END: validate
 
 #[cfg(test)]
 mod tests {

@@ -97,6 +97,8 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+// ANCHOR: from_store
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -106,6 +108,7 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+// ANCHOR_END: from_store
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {

@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use crate::models::{Book, NewBook, NewReview, Page, Paging, Review};
+
+// ANCHOR: error
 /// What can go wrong in a store, in terms the handlers care about; no
 /// database types leak through the trait.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +22,9 @@ pub enum StoreError {
     #[error("storage error: {0}")]
     Other(String),
 }
+// ANCHOR_END: error
+
+// ANCHOR: trait
 /// Everything the handlers need from storage. `None` means "no such book".
 ///
 /// `automock` writes `MockBookStore` for the unit tests; `async_trait` makes
@@ -41,6 +46,7 @@ pub trait BookStore: Send + Sync {
         review: NewReview,
     ) -> Result<Option<Review>, StoreError>;
 }
+// ANCHOR_END: trait
 
 /// The real store.
 #[derive(Debug, Clone)]
@@ -62,6 +68,8 @@ macro_rules! book_columns {
          review_count, created_at"
     };
 }
+
+// ANCHOR: pg
 #[async_trait]
 impl BookStore for PgBookStore {
     async fn get_book(&self, id: i64) -> Result<Option<Book>, StoreError> {
@@ -140,6 +148,7 @@ impl BookStore for PgBookStore {
         Ok(review)
     }
 }
+// ANCHOR_END: pg
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {

@@ -16,6 +16,12 @@ mod dockerfile;
 mod health;
 #[path = "04-kubernetes.rs"]
 mod kubernetes;
+#[path = "05-postgres.rs"]
+mod postgres;
+#[path = "06-ibdb.rs"]
+mod ibdb;
+#[path = "07-mocks.rs"]
+mod mocks;
 #[path = "03-multi-stage.rs"]
 mod multi_stage;
 
@@ -25,6 +31,9 @@ pub const STAGES: &[&Stage] = &[
     &dockerfile::STAGE,
     &multi_stage::STAGE,
     &kubernetes::STAGE,
+    &postgres::STAGE,
+    &ibdb::STAGE,
+    &mocks::STAGE,
 ];
 
 pub struct Stage {

@@ -42,6 +42,34 @@ pub enum Kind {
 }
 
 impl Server {
+    /// The command that stops the server (for a cleanup list that outlives
+    /// this value, such as an interrupt handler); `None` when external.
+    pub fn stop_command(&self) -> Option<Vec<String>> {
+        match &self.kind {
+            Kind::External => None,
+            Kind::Docker { id } => {
+                Some(["docker", "rm", "-f", "-v", id].map(String::from).to_vec())
+            }
+            Kind::Local { bin, root } => {
+                let pg_ctl = bin.join("pg_ctl").display().to_string();
+                let data = root.join("data").display().to_string();
+                let mut argv = Vec::new();
+                if is_root() {
+                    argv.extend(["runuser", "-u", "postgres", "--"].map(String::from));
+                }
+                argv.extend([
+                    pg_ctl,
+                    "-D".into(),
+                    data,
+                    "-m".into(),
+                    "immediate".into(),
+                    "stop".into(),
+                ]);
+                Some(argv)
+            }
+        }
+    }
+
     /// Stops the server and deletes its data, unless it is external.
     pub fn stop(&self) {
         match &self.kind {

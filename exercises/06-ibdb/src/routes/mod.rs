@@ -49,6 +49,8 @@ impl FromRef<AppState> for Metrics {
 
 /// The contract, compiled into the binary and served as is.
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");
+
+// ANCHOR: router
 pub fn router(config: &Config, state: AppState) -> Router {
     let api = Router::new()
         .route("/", get(health::alive))
@@ -102,6 +104,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
 
     api.layer(middleware).with_state(state)
 }
+// ANCHOR_END: router
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)

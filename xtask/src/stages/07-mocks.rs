@@ -1,0 +1,194 @@
+//! Stage 07: handler unit tests with a mock. The trainee's tests must pass,
+//! and must fail against each deliberately broken copy of the handlers (as
+//! expectation-based grading does): a test suite that cannot tell a broken
+//! handler from a working one proves nothing.
+
+use std::path::Path;
+
+use super::postgres::{failed_tests, summary};
+use super::{Checker, Stage, Stop};
+use crate::report::Failure;
+use crate::tools::Tool;
+
+pub const STAGE: Stage = Stage {
+    id: "07-mocks",
+    title: "Testing handlers with mocks",
+    needs: &[Tool::Cargo],
+    optional: &[],
+    check,
+};
+
+// ANCHOR: mutants
+/// Broken variants of the reference `src/handlers.rs`: (name, the text to
+/// find, what to put instead). Each names a bug a good test suite catches.
+pub const MUTANTS: &[(&str, &str, &str)] = &[
+    (
+        "unknown book answers 500, not 404",
+        r#"store
+        .get_book(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("#,
+        r#"store
+        .get_book(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::Internal("#,
+    ),
+    (
+        "a store outage answers 500, not 503",
+        "store\n        .get_book(id)\n        .await?",
+        "store\n        .get_book(id)\n        .await\n        .map_err(|e| ApiError::Internal(e.to_string()))?",
+    ),
+    (
+        "a store failure leaks its message to the client",
+        "store\n        .get_book(id)\n        .await?",
+        "store\n        .get_book(id)\n        .await\n        .map_err(|e| ApiError::BadRequest(e.to_string()))?",
+    ),
+    (
+        "create_book answers 200, not 201",
+        "Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(book)))",
+        "Ok((StatusCode::OK, [(header::LOCATION, location)], Json(book)))",
+    ),
+    (
+        "create_book passes the untrimmed input to the store",
+        "let book = store.create_book(input.validate()?).await?;",
+        "let raw = crate::models::NewBook { title: input.title.clone().unwrap_or_default(), author: input.author.clone().unwrap_or_default(), isbn: input.isbn.clone(), published_year: input.published_year };\n    input.validate()?;\n    let book = store.create_book(raw).await?;",
+    ),
+    (
+        "a duplicate ISBN answers 500, not 409",
+        "let book = store.create_book(input.validate()?).await?;",
+        "let book = store.create_book(input.validate()?).await.map_err(|e| ApiError::Internal(e.to_string()))?;",
+    ),
+    (
+        "invalid reviews reach the store",
+        "let review = input.validate()?;",
+        "let review = crate::models::NewReview { rating: input.rating.unwrap_or(0) as i16, comment: input.comment.clone().unwrap_or_default().trim().to_string() };\n    let _ = input.validate();",
+    ),
+    (
+        "create_review stores the review under the wrong book",
+        ".create_review(book_id, review)",
+        ".create_review(book_id + 1, review)",
+    ),
+    (
+        "create_review drops the comment",
+        ".create_review(book_id, review)",
+        ".create_review(book_id, crate::models::NewReview { comment: String::new(), ..review })",
+    ),
+    (
+        "a review of an unknown book answers 201",
+        r#".map(|review| (StatusCode::CREATED, Json(review)))
+        .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {book_id}")))"#,
+        r#".map(|review| (StatusCode::CREATED, Json(review)))
+        .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {book_id}")))
+        .or_else(|_| Ok((StatusCode::CREATED, Json(crate::models::Review { id: 0, book_id, rating: 1, comment: String::new(), created_at: chrono::Utc::now() }))))"#,
+    ),
+    (
+        "list_reviews ignores the paging of the query",
+        ".get_reviews(book_id, query.paging()?)",
+        ".get_reviews(book_id, crate::models::PageQuery::default().paging()?)",
+    ),
+    (
+        "list_reviews lets any limit through",
+        ".get_reviews(book_id, query.paging()?)",
+        ".get_reviews(book_id, crate::models::Paging { limit: query.limit.unwrap_or(20), offset: query.offset.unwrap_or(0) })",
+    ),
+];
+// ANCHOR_END: mutants
+
+fn check(ck: &mut Checker) -> Result<(), Stop> {
+    let reference = crate::paths::root().join("solutions/07-mocks/src/handlers.rs");
+    let handlers = std::fs::read_to_string(&reference).map_err(|e| {
+        ck.stop(
+            "mutants",
+            "the reference handlers are missing",
+            Failure::new(crate::paths::show(&reference), e.to_string()),
+        )
+    })?;
+    let out = run_tests(&ck.dir);
+    let result = match out {
+        Ok((true, stdout, _)) => Ok(summary(&stdout)),
+        Ok((false, stdout, stderr)) => Err(Failure::new("`cargo test` to pass", failed_tests(&stdout, &stderr))
+            .hint("write the tests of src/handler_tests.rs (TODO 1 to 11); each todo!() fails")),
+        Err(e) => Err(Failure::new("cargo to run", e)),
+    };
+    ck.require("cargo test", result, Clone::clone)?;
+
+    for (name, from, to) in MUTANTS {
+        let check = format!("catches: {name}");
+        let Some(mutant) = mutate(&handlers, from, to) else {
+            ck.fail(
+                &check,
+                "the mutation no longer applies to the reference handlers",
+                Failure::new("the text to replace in solutions/07-mocks/src/handlers.rs", *from)
+                    .hint("update MUTANTS in xtask/src/stages/07-mocks.rs"),
+            );
+            continue;
+        };
+        match run_mutant(&ck.dir, &mutant) {
+            Ok(false) => ck.pass(&check, "at least one test fails"),
+            Ok(true) => ck.fail(
+                &check,
+                "every test still passes",
+                Failure::new("at least one failing test", "all tests pass")
+                    .hint("assert the status and body, and tell the mock which arguments and how many calls to expect"),
+            ),
+            Err(e) => ck.fail(&check, "could not run", Failure::new("cargo test to run", e)),
+        }
+    }
+    Ok(())
+}
+
+/// `from` replaced by `to`, once; `None` when `from` does not occur.
+pub fn mutate(source: &str, from: &str, to: &str) -> Option<String> {
+    source.contains(from).then(|| source.replacen(from, to, 1))
+}
+
+/// (passed, stdout, stderr) of `cargo test` in `dir`.
+fn run_tests(dir: &Path) -> Result<(bool, String, String), String> {
+    let out = crate::cargo::in_stage(dir, &["test", "--color=never"])
+        .env("CARGO_TARGET_DIR", crate::paths::target_dir())
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| e.to_string())?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Copies the stage (without build output) to a temporary folder, puts the
+/// mutant in place of `src/handlers.rs`, and runs the tests there. A mutant
+/// that does not compile counts as caught... by nobody: it is an error.
+fn run_mutant(dir: &Path, handlers: &str) -> Result<bool, String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let copy = tmp.path().join("07-mocks");
+    copy_tree(dir, &copy).map_err(|e| e.to_string())?;
+    std::fs::write(copy.join("src/handlers.rs"), handlers).map_err(|e| e.to_string())?;
+    let (passed, stdout, stderr) = run_tests(&copy)?;
+    if !passed && !stdout.contains("test result:") {
+        return Err(format!("the mutant does not compile:\n{}", crate::proc::tail(&stderr, 15)));
+    }
+    Ok(passed)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name))?;
+        } else {
+            std::fs::copy(&path, to.join(&name))?;
+        }
+    }
+    Ok(())
+}

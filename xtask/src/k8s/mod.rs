@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod cnpg;
+pub mod files;
 pub mod parse;
 pub mod rules;
 
@@ -28,6 +29,10 @@ pub enum Object {
     /// Parsed for its fields only.
     Secret,
     CnpgCluster(Box<cnpg::Cluster>),
+    /// `k3d.yaml`.
+    K3d(Box<files::K3d>),
+    /// `skaffold.yaml`.
+    Skaffold(Box<files::Skaffold>),
     /// Any other kind: parsed as YAML only.
     Other,
 }

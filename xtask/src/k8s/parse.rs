@@ -147,6 +147,14 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
             ("v1", "Secret") => typed::<Secret>(&mut doc, &mut problems).map(|_| Object::Secret),
             (cnpg::API_VERSION, "Cluster") => typed::<cnpg::Cluster>(&mut doc, &mut problems)
                 .map(|c| Object::CnpgCluster(Box::new(c))),
+            (super::files::K3D_API, "Simple") => {
+                typed::<super::files::K3d>(&mut doc, &mut problems)
+                    .map(|c| Object::K3d(Box::new(c)))
+            }
+            (super::files::SKAFFOLD_API, "Config") => {
+                typed::<super::files::Skaffold>(&mut doc, &mut problems)
+                    .map(|c| Object::Skaffold(Box::new(c)))
+            }
             (_, "Deployment" | "Service" | "ConfigMap" | "Secret") => {
                 let expected = if kind == "Deployment" {
                     "apps/v1"

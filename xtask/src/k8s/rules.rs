@@ -23,6 +23,7 @@ pub const RULES: &[&str] = &[
     "service",
     "targetPort",
     "database",
+    "cluster",
 ];
 
 pub fn check(docs: &[Doc]) -> Vec<Problem> {
@@ -32,6 +33,8 @@ pub fn check(docs: &[Doc]) -> Vec<Problem> {
             Object::Deployment(d) => deployment(doc, d, docs, &mut problems),
             Object::Service(s) => service(doc, s, docs, &mut problems),
             Object::CnpgCluster(c) => cluster(doc, c, &mut problems),
+            Object::K3d(k) => k3d(doc, k, &mut problems),
+            Object::Skaffold(s) => skaffold(doc, s, &mut problems),
             _ => {}
         }
     }
@@ -612,5 +615,136 @@ fn cluster(doc: &Doc, c: &super::cnpg::Cluster, out: &mut Vec<Problem>) {
             "set database: ibdb and owner: ibdb; CNPG then writes the secret <cluster>-app with key uri",
         ),
         Some(_) => {}
+    }
+}
+
+fn k3d(doc: &Doc, k: &super::files::K3d, out: &mut Vec<Problem>) {
+    let mut fail = |at: &str, message: String, hint: &str| {
+        out.push(problem(doc, "cluster", &path(at), message, hint));
+    };
+    match k.image.as_deref() {
+        Some(image) if image.starts_with("rancher/k3s:v") && !image.ends_with(":latest") => {}
+        other => fail(
+            "image",
+            format!(
+                "the k3s image is not pinned ({})",
+                other.unwrap_or("not set")
+            ),
+            "pin it, for example image: rancher/k3s:v1.34.1-k3s1",
+        ),
+    }
+    match k.registries.as_ref().and_then(|r| r.create.as_ref()) {
+        Some(r) if r.name == "registry.localhost" && r.host_port.as_deref() == Some("5000") => {}
+        _ => fail(
+            "registries",
+            "no registry registry.localhost on host port 5000".into(),
+            "registries: {create: {name: registry.localhost, hostPort: \"5000\"}}",
+        ),
+    }
+    if !k
+        .ports
+        .iter()
+        .any(|p| p.node_filters.iter().any(|f| f == "loadbalancer"))
+    {
+        fail(
+            "ports",
+            "no host port on the load balancer".into(),
+            "ports: [{port: 8080:80, nodeFilters: [loadbalancer]}]",
+        );
+    }
+}
+
+fn skaffold(doc: &Doc, s: &super::files::Skaffold, out: &mut Vec<Problem>) {
+    let root = crate::paths::root();
+    let mut fail = |at: &str, message: String, hint: &str| {
+        out.push(problem(doc, "cluster", &path(at), message, hint));
+    };
+    let artifacts = s
+        .build
+        .as_ref()
+        .map(|b| b.artifacts.as_slice())
+        .unwrap_or(&[]);
+    if artifacts.is_empty() {
+        fail(
+            "build",
+            "no build artifact".into(),
+            "build IBDb's image: build.artifacts",
+        );
+    }
+    for (i, a) in artifacts.iter().enumerate() {
+        let context = root.join(a.context.as_deref().unwrap_or("."));
+        let dockerfile = a
+            .docker
+            .as_ref()
+            .and_then(|d| d.dockerfile.as_deref())
+            .unwrap_or("Dockerfile");
+        if !context.is_dir() {
+            fail(
+                &format!("build.artifacts[{i}].context"),
+                format!("the build context {} does not exist", context.display()),
+                "a folder of the repository, relative to skaffold.yaml",
+            );
+        } else if !context.join(dockerfile).is_file() {
+            fail(
+                &format!("build.artifacts[{i}].docker"),
+                format!("{dockerfile} is not in {}", crate::paths::show(&context)),
+                "the stage folder's Dockerfile",
+            );
+        }
+    }
+    let releases = s
+        .deploy
+        .as_ref()
+        .and_then(|d| d.helm.as_ref())
+        .map(|h| h.releases.as_slice())
+        .unwrap_or(&[]);
+    for (i, r) in releases.iter().enumerate() {
+        let chart = r.chart_path.as_deref().unwrap_or("");
+        if !root.join(chart).join("Chart.yaml").is_file() {
+            fail(
+                &format!("deploy.helm.releases[{i}].chartPath"),
+                format!("{chart:?} is not a chart (no Chart.yaml)"),
+                "chartPath: helm/ibdb",
+            );
+        }
+        for a in artifacts {
+            let key: String = a
+                .image
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            if !r
+                .set_value_templates
+                .values()
+                .any(|v| v.contains(&format!("IMAGE_TAG_{key}")))
+            {
+                fail(
+                    &format!("deploy.helm.releases[{i}].setValueTemplates"),
+                    format!(
+                        "the release does not get the image skaffold built ({})",
+                        a.image
+                    ),
+                    "set image.repository and image.tag from {.IMAGE_REPO_<image>} and {.IMAGE_TAG_<image>} in double braces (the image name with _ for every other character)",
+                );
+            }
+        }
+    }
+    for (i, p) in s.profiles.iter().enumerate() {
+        for (j, pattern) in p
+            .manifests
+            .iter()
+            .flat_map(|m| m.raw_yaml.iter())
+            .enumerate()
+        {
+            let (dir, _) = pattern.rsplit_once('/').unwrap_or((".", pattern));
+            let found = crate::k8s::yaml_files(&root.join(dir)).unwrap_or_default();
+            if found.is_empty() {
+                fail(
+                    &format!("profiles[{i}].manifests.rawYaml[{j}]"),
+                    format!("{pattern} matches no file"),
+                    "rawYaml: [k8s/*.yaml]",
+                );
+            }
+        }
     }
 }

@@ -218,7 +218,8 @@ pub fn dom_problems(dom: &str, title: Option<&str>, diagrams: usize) -> Vec<Stri
 /// A Chromium (or Chrome) binary: `$CHROMIUM`, else the usual names on PATH.
 pub fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
+        // A name on PATH or a path; one that does not exist counts as missing.
+        return which::which(&path).ok();
     }
     ["chromium", "chromium-browser", "google-chrome", "chrome"]
         .iter()

@@ -560,6 +560,17 @@ fn pages_render_and_diagrams_become_svg_in_chromium() {
     }
 }
 
+#[test]
+fn book_check_without_chromium_says_how_to_install_it() {
+    let run = support::xtask_with_env(&["book", "check"], &[("CHROMIUM", "/nonexistent/chromium")]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("apt-get install -y chromium"),
+        "no install hint:\n{}",
+        run.stderr
+    );
+}
+
 fn which_on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))

@@ -81,6 +81,8 @@ pub fn ensure(binary: &str) -> anyhow::Result<PathBuf> {
                 "`cargo install --locked {krate} --version {version}` failed; see the output above"
             )
         })?;
+        // The build folder holds about 1 GB of artifacts nothing else uses.
+        std::fs::remove_dir_all(tools_root().join("build")).ok();
     }
     Ok(path)
 }

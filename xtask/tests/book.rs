@@ -226,10 +226,12 @@ fn stage_chapters_have_the_required_sections() {
 }
 
 /// Every topic of the course outline (../shared/course/outline.md), by the
-/// terms a section about it cannot avoid. Case-insensitive, whole book.
-const OUTLINE: &[(&str, &[&str])] = &[
+/// terms a section about it cannot avoid (case-insensitive, whole book), and
+/// the chapter(s) expected to teach it.
+const OUTLINE: &[(&str, &str, &[&str])] = &[
     (
         "distributed systems",
+        "distributed-systems.md",
         &[
             "distributed system",
             "passing messages",
@@ -241,6 +243,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "CAP theorem",
+        "distributed-systems.md",
         &[
             "CAP",
             "consistency",
@@ -252,6 +255,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "eventual consistency",
+        "distributed-systems.md",
         &[
             "eventual consistency",
             "asynchronously",
@@ -260,6 +264,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "containers",
+        "containers.md",
         &[
             "OS-level virtualization",
             "host kernel",
@@ -271,6 +276,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "container history",
+        "containers.md",
         &[
             "1979",
             "chroot",
@@ -292,6 +298,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "CNCF",
+        "containers.md",
         &[
             "Cloud Native Computing Foundation",
             "Linux Foundation",
@@ -306,6 +313,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "OCI",
+        "containers.md",
         &[
             "Open Container Initiative",
             "runtime specification",
@@ -315,18 +323,22 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "images and the build flow",
+        "containers.md, 02-dockerfile.md",
         &["Dockerfile", "layer", "cache", "build context", "docker.io"],
     ),
     (
         "Dockerfile instructions",
+        "containers.md, 02-dockerfile.md",
         &["FROM", "WORKDIR", "COPY", "RUN", "CMD", "ENTRYPOINT", "tag"],
     ),
     (
         "smaller images",
+        "03-multi-stage.md",
         &["multi-stage", "distroless", "non-root", "USER"],
     ),
     (
         "Kubernetes components",
+        "kubernetes.md",
         &[
             "API server",
             "scheduler",
@@ -339,6 +351,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "Kubernetes resources",
+        "kubernetes.md",
         &[
             "controller",
             "reconcil",
@@ -352,6 +365,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "Services",
+        "kubernetes.md, 04-kubernetes.md",
         &[
             "Service",
             "ClusterIP",
@@ -361,9 +375,14 @@ const OUTLINE: &[(&str, &[&str])] = &[
             "targetPort",
         ],
     ),
-    ("configuration", &["ConfigMap", "Secret"]),
+    (
+        "configuration",
+        "kubernetes.md, 04-kubernetes.md",
+        &["ConfigMap", "Secret"],
+    ),
     (
         "CRDs",
+        "kubernetes.md",
         &[
             "Custom Resource Definition",
             "CRD",
@@ -373,6 +392,7 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "tools",
+        "kubernetes.md, 04-kubernetes.md",
         &[
             "k3d",
             "kubectl get nodes",
@@ -384,11 +404,13 @@ const OUTLINE: &[(&str, &[&str])] = &[
     ),
     (
         "PostgreSQL operator",
+        "05-postgres.md",
         &["CloudNativePG", "kubectl get clusters"],
     ),
-    ("IBDb", &["IBDb", "OpenAPI", "review"]),
+    ("IBDb", "06-ibdb.md", &["IBDb", "OpenAPI", "review"]),
     (
         "testing and mocks",
+        "07-mocks.md",
         &[
             "BookStore",
             "trait",
@@ -399,7 +421,11 @@ const OUTLINE: &[(&str, &[&str])] = &[
             "go generate",
         ],
     ),
-    ("Go counterparts", &["Gin", "axum", "GORM", "sqlx"]),
+    (
+        "Go counterparts",
+        "01-health.md, 05-postgres.md, 07-mocks.md",
+        &["Gin", "axum", "GORM", "sqlx"],
+    ),
 ];
 
 #[test]
@@ -407,12 +433,12 @@ fn every_outline_topic_is_covered() {
     let book = whole_book().to_lowercase();
     let missing: Vec<String> = OUTLINE
         .iter()
-        .flat_map(|(topic, terms)| {
+        .flat_map(|(topic, chapter, terms)| {
             let book = &book;
             terms
                 .iter()
                 .filter(move |t| !book.contains(&t.to_lowercase()))
-                .map(move |t| format!("{topic}: {t:?}"))
+                .map(move |t| format!("{topic} (in {chapter}): {t:?}"))
         })
         .collect();
     assert!(

@@ -448,6 +448,29 @@ fn every_outline_topic_is_covered() {
     );
 }
 
+/// "Setting up" teaches the README's two commands, word for word.
+#[test]
+fn setting_up_shows_the_readme_commands() {
+    let readme = read(&support::root().join("README.md"));
+    let setup = read(&src().join("setup.md"));
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|c| *c == "cargo test" || c.starts_with("cargo xtask verify"))
+        .collect();
+    assert!(
+        commands.len() >= 2,
+        "README.md shows no `$ cargo xtask verify ...` / `$ cargo test` commands"
+    );
+    for command in commands {
+        assert!(
+            setup.contains(command),
+            "book/src/setup.md does not show the README's `{command}`"
+        );
+    }
+}
+
 #[test]
 fn every_chapter_has_a_title_and_no_filler() {
     for chapter in chapters() {

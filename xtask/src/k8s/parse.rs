@@ -206,7 +206,7 @@ fn typed<T: DeserializeOwned>(doc: &mut Doc, problems: &mut Vec<Problem>) -> Opt
                     &doc.file,
                     line,
                     format!(
-                        "{}: unknown field {field} at {} (Kubernetes would drop it silently)",
+                        "{}: unknown field {field} at {} (not in the Kubernetes 1.34 schema)",
                         doc.title(),
                         PathText(&path)
                     ),

@@ -14,16 +14,16 @@ use crate::tools::Tool;
 mod dockerfile;
 #[path = "01-health.rs"]
 mod health;
-#[path = "04-kubernetes.rs"]
-mod kubernetes;
-#[path = "05-postgres.rs"]
-mod postgres;
 #[path = "06-ibdb.rs"]
 mod ibdb;
+#[path = "04-kubernetes.rs"]
+mod kubernetes;
 #[path = "07-mocks.rs"]
 mod mocks;
 #[path = "03-multi-stage.rs"]
 mod multi_stage;
+#[path = "05-postgres.rs"]
+mod postgres;
 
 /// Every stage, in course order.
 pub const STAGES: &[&Stage] = &[

@@ -296,7 +296,13 @@ pub fn check() -> anyhow::Result<bool> {
         let markdown = std::fs::read_to_string(src.join(&chapter))
             .with_context(|| format!("book/src/{chapter}"))?;
         let html = html_dir().join(&chapter).with_extension("html");
-        let url = OsString::from(format!("file://{}", html.display()));
+        let url = OsString::from(format!(
+            "file://{}",
+            html.display()
+                .to_string()
+                .replace('%', "%25")
+                .replace(' ', "%20")
+        ));
         let diagrams = mermaid_blocks(&markdown);
         let dom = run_chromium(
             &chromium,

@@ -2,9 +2,11 @@
 //! `openapi.yaml` describes the same types; keep both in step.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 
 use crate::error::{ApiError, FieldError};
+
+// ANCHOR: book
 /// A book as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Book {
@@ -27,7 +29,8 @@ pub struct BookInput {
     pub title: Option<String>,
     pub author: Option<String>,
     pub isbn: Option<String>,
-    pub published_year: Option<i32>,
+    #[serde(default, deserialize_with = "integer")]
+    pub published_year: Option<i64>,
 }
 
 /// A `BookInput` that passed validation: trimmed, within bounds.
@@ -38,6 +41,9 @@ pub struct NewBook {
     pub isbn: Option<String>,
     pub published_year: Option<i32>,
 }
+// ANCHOR_END: book
+
+// ANCHOR: review
 /// A review as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Review {
@@ -52,6 +58,7 @@ pub struct Review {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
+    #[serde(default, deserialize_with = "integer")]
     pub rating: Option<i64>,
     pub comment: Option<String>,
 }
@@ -61,6 +68,7 @@ pub struct NewReview {
     pub rating: i16,
     pub comment: String,
 }
+// ANCHOR_END: review
 
 /// One page of a list.
 #[derive(Debug, Serialize)]
@@ -71,6 +79,8 @@ pub struct Page<T> {
     pub limit: i64,
     pub offset: i64,
 }
+
+// ANCHOR: paging
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
@@ -129,7 +139,8 @@ impl BookQuery {
         let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
             return Ok(None);
         };
-        if q.chars().count() > 200 || q.contains('\0') {
+        let raw = self.q.as_deref().unwrap_or_default();
+        if raw.chars().count() > 200 || q.contains('\0') {
             return Err(ApiError::BadRequest(
                 "q must be at most 200 characters, without NUL".into(),
             ));
@@ -137,6 +148,9 @@ impl BookQuery {
         Ok(Some(q.to_string()))
     }
 }
+// ANCHOR_END: paging
+
+// ANCHOR: validate
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_COMMENT_CHARS: usize = 2000;
 pub const YEARS: std::ops::RangeInclusive<i32> = -3000..=2100;
@@ -155,8 +169,9 @@ impl BookInput {
                 "must be an ISBN-13: 13 digits starting with 978 or 979, with a valid check digit",
             ));
         }
-        if let Some(year) = self.published_year
-            && !YEARS.contains(&year)
+        let published_year = self.published_year.and_then(|y| i32::try_from(y).ok());
+        if self.published_year.is_some()
+            && !published_year.is_some_and(|year| YEARS.contains(&year))
         {
             errors.push(FieldError::new(
                 "published_year",
@@ -168,7 +183,7 @@ impl BookInput {
                 title,
                 author,
                 isbn: self.isbn,
-                published_year: self.published_year,
+                published_year,
             }),
             _ => Err(ApiError::Validation(errors)),
         }
@@ -189,8 +204,9 @@ impl ReviewInput {
                 None
             }
         };
-        let comment = self.comment.unwrap_or_default().trim().to_string();
-        if comment.chars().count() > MAX_COMMENT_CHARS {
+        let raw = self.comment.unwrap_or_default();
+        let comment = raw.trim().to_string();
+        if raw.chars().count() > MAX_COMMENT_CHARS {
             errors.push(FieldError::new(
                 "comment",
                 format!("must be at most {MAX_COMMENT_CHARS} characters"),
@@ -208,6 +224,24 @@ impl ReviewInput {
     }
 }
 
+/// An optional integer that also accepts `3.0`: JSON Schema, and so the
+/// OpenAPI contract, calls that an integer, though serde's `i64` does not.
+fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let integral = number.as_i64().or_else(|| {
+        // Beyond 2^53 a float no longer holds every integer exactly.
+        let float = number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)?;
+        Some(float as i64)
+    });
+    integral
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("invalid value: {number}, expected an integer")))
+}
+
 /// A required, trimmed, non-blank text of at most `max` characters.
 fn required_text(
     errors: &mut Vec<FieldError>,
@@ -215,10 +249,14 @@ fn required_text(
     value: Option<String>,
     max: usize,
 ) -> Option<String> {
+    // The limit applies to the text as sent, as the OpenAPI schema says.
+    let too_long = value
+        .as_deref()
+        .is_some_and(|raw| raw.chars().count() > max);
     let message = match value.as_deref().map(str::trim) {
         None => "is required".to_string(),
+        Some(_) if too_long => format!("must be at most {max} characters"),
         Some("") => "must not be blank".to_string(),
-        Some(text) if text.chars().count() > max => format!("must be at most {max} characters"),
         // PostgreSQL text cannot hold NUL; reject it here rather than fail in SQL.
         Some(text) if text.contains('\0') => "must not contain NUL characters".to_string(),
         Some(text) => return Some(text.to_string()),
@@ -242,6 +280,7 @@ pub fn is_isbn13(isbn: &str) -> bool {
             % 10
             == 0
 }
+// ANCHOR_END: validate
 
 #[cfg(test)]
 mod tests {

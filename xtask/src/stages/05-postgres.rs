@@ -30,7 +30,12 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         format!("cargo build produced {}", crate::paths::show(exe))
     })?;
     let db = database(ck)?;
-    let mut server = start(ck, &exe, &db, "the pool (TODO 1) and the migrations (TODO 2, 3)")?;
+    let mut server = start(
+        ck,
+        &exe,
+        &db,
+        "the pool (TODO 1) and the migrations (TODO 2, 3)",
+    )?;
     for path in ["/", "/healthz"] {
         expect_json(ck, &server.url(path), 200, r#"{"status":"OK"}"#, "")?;
     }
@@ -74,7 +79,9 @@ pub fn database(ck: &mut Checker) -> Result<Database, Stop> {
         pg::Kind::Docker { .. } => format!("a {} container", pg::IMAGE),
         pg::Kind::Local { bin, .. } => format!("a throwaway cluster ({})", bin.display()),
     })?;
-    let cleanup = server.stop_command().map(|argv| register(Cleanup::Command(argv)));
+    let cleanup = server
+        .stop_command()
+        .map(|argv| register(Cleanup::Command(argv)));
     Ok(Database {
         url: server.url.clone(),
         server,
@@ -116,16 +123,32 @@ pub fn start(ck: &mut Checker, exe: &Path, db: &Database, todo: &str) -> Result<
     let mut started = Started { process, port };
     let url = started.url("/healthz");
     let waited = http::wait_until_answers(&url, &mut started.process, Duration::from_secs(60))
-        .map_err(|failure| failure.hint(format!("{todo}; the output above shows what the program said")));
+        .map_err(|failure| {
+            failure.hint(format!(
+                "{todo}; the output above shows what the program said"
+            ))
+        });
     ck.require("start", waited, |waited| {
-        format!("connected, migrated and answering after {} ms", waited.as_millis())
+        format!(
+            "connected, migrated and answering after {} ms",
+            waited.as_millis()
+        )
     })?;
     Ok(started)
 }
 
 /// `GET url` answers `status` with exactly the JSON `body`.
-pub fn expect_json(ck: &mut Checker, url: &str, status: u16, body: &str, hint: &str) -> Result<(), Stop> {
-    let path = url.splitn(4, '/').nth(3).map_or("/".to_string(), |p| format!("/{p}"));
+pub fn expect_json(
+    ck: &mut Checker,
+    url: &str,
+    status: u16,
+    body: &str,
+    hint: &str,
+) -> Result<(), Stop> {
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map_or("/".to_string(), |p| format!("/{p}"));
     let check = format!("GET {path}");
     let response = match http::get(url, Duration::from_secs(10)) {
         Ok(response) => response,
@@ -144,8 +167,11 @@ pub fn expect_json(ck: &mut Checker, url: &str, status: u16, body: &str, hint: &
         ck.fail(
             &check,
             format!("answered {}", response.status),
-            Failure::new(format!("{status} {body}"), format!("{} {}", response.status, response.body.trim()))
-                .hint(hint),
+            Failure::new(
+                format!("{status} {body}"),
+                format!("{} {}", response.status, response.body.trim()),
+            )
+            .hint(hint),
         );
     }
     Ok(())
@@ -153,14 +179,24 @@ pub fn expect_json(ck: &mut Checker, url: &str, status: u16, body: &str, hint: &
 
 /// SIGTERM, then a clean exit (status 0) within `limit`.
 #[cfg(unix)]
-pub fn graceful_shutdown(ck: &mut Checker, server: &mut Server, limit: Duration) -> Result<(), Stop> {
+pub fn graceful_shutdown(
+    ck: &mut Checker,
+    server: &mut Server,
+    limit: Duration,
+) -> Result<(), Stop> {
     server.terminate();
     let result = match server.wait_for_exit(limit) {
         Some((status, took)) if status.success() => Ok(took),
-        Some((status, _)) => Err(Failure::new("exit status 0 after SIGTERM", describe_exit(status))
-            .hint("serve with `with_graceful_shutdown(shutdown_signal())`, as in stage 01")),
-        None => Err(Failure::new(format!("exit within {} s of SIGTERM", limit.as_secs()), "still running")
-            .hint("serve with `with_graceful_shutdown(shutdown_signal())`, as in stage 01")),
+        Some((status, _)) => Err(Failure::new(
+            "exit status 0 after SIGTERM",
+            describe_exit(status),
+        )
+        .hint("serve with `with_graceful_shutdown(shutdown_signal())`, as in stage 01")),
+        None => Err(Failure::new(
+            format!("exit within {} s of SIGTERM", limit.as_secs()),
+            "still running",
+        )
+        .hint("serve with `with_graceful_shutdown(shutdown_signal())`, as in stage 01")),
     };
     ck.require("SIGTERM", result, |took| {
         format!("exited cleanly {} ms after SIGTERM", took.as_millis())
@@ -169,26 +205,42 @@ pub fn graceful_shutdown(ck: &mut Checker, server: &mut Server, limit: Duration)
 }
 
 #[cfg(not(unix))]
-pub fn graceful_shutdown(ck: &mut Checker, _server: &mut Server, _limit: Duration) -> Result<(), Stop> {
-    ck.skip("SIGTERM", "signals are a Unix feature", "run the check in WSL2 to test SIGTERM");
+pub fn graceful_shutdown(
+    ck: &mut Checker,
+    _server: &mut Server,
+    _limit: Duration,
+) -> Result<(), Stop> {
+    ck.skip(
+        "SIGTERM",
+        "signals are a Unix feature",
+        "run the check in WSL2 to test SIGTERM",
+    );
     Ok(())
 }
 
 /// The stage's `tests/` must be the reference ones: the check runs them as
 /// the specification, so an edited test would grade itself.
 pub fn tests_unchanged(ck: &mut Checker) -> Result<(), Stop> {
-    let reference = crate::paths::root().join("solutions").join(ck.stage.id).join("tests");
+    let reference = crate::paths::root()
+        .join("solutions")
+        .join(ck.stage.id)
+        .join("tests");
     let differing = differing_files(&reference, &ck.dir.join("tests"));
     let result = if differing.is_empty() {
         Ok(())
     } else {
-        Err(Failure::new("tests/ as handed out", format!("changed: {}", differing.join(", ")))
-            .hint(format!(
-                "the tests are the specification; restore them from {}",
-                crate::paths::show(&reference)
-            )))
+        Err(Failure::new(
+            "tests/ as handed out",
+            format!("changed: {}", differing.join(", ")),
+        )
+        .hint(format!(
+            "the tests are the specification; restore them from {}",
+            crate::paths::show(&reference)
+        )))
     };
-    ck.require("tests unchanged", result, |()| "tests/ match the reference".into())
+    ck.require("tests unchanged", result, |()| {
+        "tests/ match the reference".into()
+    })
 }
 
 /// Relative paths of files that differ between the two trees (or exist in
@@ -217,6 +269,8 @@ fn differing_files(a: &Path, b: &Path) -> Vec<String> {
 /// databases) must pass.
 pub fn cargo_test(ck: &mut Checker) -> Result<(), Stop> {
     let out = crate::cargo::in_stage(&ck.dir, &["test", "--color=never"])
+        // The panic message, not a backtrace, in the check's output.
+        .env("RUST_BACKTRACE", "0")
         .stdout_capture()
         .stderr_capture()
         .unchecked()
@@ -225,9 +279,15 @@ pub fn cargo_test(ck: &mut Checker) -> Result<(), Stop> {
         Ok(out) if out.status.success() => Ok(summary(&String::from_utf8_lossy(&out.stdout))),
         Ok(out) => Err(Failure::new(
             "`cargo test` to pass",
-            failed_tests(&String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr)),
+            failed_tests(
+                &String::from_utf8_lossy(&out.stdout),
+                &String::from_utf8_lossy(&out.stderr),
+            ),
         )
-        .hint(format!("run `cargo test` in {} and fix the first failure", crate::paths::show(&ck.dir)))),
+        .hint(format!(
+            "run `cargo test` in {} and fix the first failure",
+            crate::paths::show(&ck.dir)
+        ))),
         Err(e) => Err(Failure::new("cargo to run", e.to_string())),
     };
     ck.require("cargo test", result, Clone::clone).map(drop)

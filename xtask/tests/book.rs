@@ -32,18 +32,6 @@ fn chapters() -> Vec<String> {
         .collect()
 }
 
-/// Every Markdown file under book/src.
-fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            markdown_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "md") {
-            out.push(path);
-        }
-    }
-}
-
 /// The text of every chapter in SUMMARY, joined.
 fn whole_book() -> String {
     chapters()
@@ -122,10 +110,10 @@ fn summary_lists_only_existing_chapters() {
     );
 }
 
+/// In every chapter of SUMMARY (drafts outside it are not built).
 #[test]
 fn every_include_names_an_existing_file_and_anchor() {
-    let mut files = Vec::new();
-    markdown_files(&src(), &mut files);
+    let files: Vec<PathBuf> = chapters().iter().map(|c| src().join(c)).collect();
     let mut seen = 0;
     for file in files {
         let text = read(&file);

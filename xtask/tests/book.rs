@@ -158,6 +158,36 @@ fn every_include_names_an_existing_file_and_anchor() {
     );
 }
 
+/// Rust code comes from the solutions through `{{#include ...:anchor}}`, so
+/// it always compiles and never drifts: no ```rust block without one.
+#[test]
+fn rust_code_is_included_not_pasted() {
+    let mut problems = Vec::new();
+    for chapter in chapters() {
+        let text = read(&src().join(&chapter));
+        let mut lines = text.lines().enumerate();
+        while let Some((n, line)) = lines.next() {
+            if !line.trim_start().starts_with("```rust") {
+                continue;
+            }
+            let mut included = false;
+            for (_, body) in lines.by_ref() {
+                if body.trim_start().starts_with("```") {
+                    break;
+                }
+                included |= body.contains("{{#include");
+            }
+            if !included {
+                problems.push(format!(
+                    "{chapter}:{}: a ```rust block with pasted code; include it from solutions/ with an ANCHOR",
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// Stage chapters (`NN-slug.md`): goals, steps, hints folded away, the check
 /// command with the output a trainee should see, the solution behind a spoiler.
 #[test]

@@ -144,7 +144,13 @@ fn measure(subject: &Subject, dir: &Path) -> anyhow::Result<Figures> {
     copy_tree(dir, &copy)?;
     let main = copy.join("src/main.rs");
     let text = std::fs::read_to_string(&main)?;
-    std::fs::write(&main, format!("{text}\n// bench: a source-only change\n"))?;
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::fs::write(
+        &main,
+        format!("{text}\n// bench: a source-only change ({nonce})\n"),
+    )?;
     let rebuild_tag = format!("microservices-lab/{name}:bench-rebuild");
     let rebuild = docker::build(&copy, &rebuild_tag, BUILD_LIMIT)?;
     docker::remove_image(&rebuild_tag);

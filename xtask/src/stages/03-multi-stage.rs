@@ -309,7 +309,13 @@ fn changed_copy(dir: &Path) -> std::io::Result<tempfile::TempDir> {
     copy_tree(dir, &to)?;
     let main = to.join("src/main.rs");
     let mut text = std::fs::read_to_string(&main)?;
-    text.push_str("\n// A source-only change, made by the dependency cache check.\n");
+    // Unique each time: a change built before would come from the cache.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    text.push_str(&format!(
+        "\n// A source-only change, made by the dependency cache check ({nonce}).\n"
+    ));
     std::fs::write(&main, text)?;
     Ok(temp)
 }

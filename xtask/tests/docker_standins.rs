@@ -1,0 +1,105 @@
+//! `cargo xtask docker standins` gives offline machines the base images the
+//! kit's Dockerfiles name, shaped like the real ones where the Dockerfiles
+//! rely on it. (With the real images pulled, these tests pass as well.)
+
+mod support;
+
+fn docker_works() -> bool {
+    let works = duct::cmd!("docker", "version", "--format", "{{.Server.Version}}")
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .is_ok_and(|out| out.status.success());
+    support::tool_available(
+        "docker",
+        works,
+        "install Docker and start its engine (on Debian: apt-get install docker.io; dockerd &)",
+    )
+}
+
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = duct::cmd("docker", args)
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Every image named by a Dockerfile of the kit exists afterwards; a second
+/// run builds nothing.
+#[test]
+fn standins_cover_every_named_image_and_rerun_quickly() {
+    if !docker_works() {
+        return;
+    }
+    let first = support::xtask(&["docker", "standins"]);
+    assert!(first.success, "{}\n{}", first.stdout, first.stderr);
+    let again = support::xtask(&["docker", "standins"]);
+    assert!(again.success, "{}", again.stderr);
+    assert!(
+        again.stdout.lines().all(|l| l.contains("is present")),
+        "a second run builds nothing:\n{}",
+        again.stdout
+    );
+    for image in [
+        "rust:1.95-slim-trixie",
+        "gcr.io/distroless/cc-debian13:nonroot",
+    ] {
+        assert!(
+            again.stdout.contains(image),
+            "{image} is not named:\n{}",
+            again.stdout
+        );
+    }
+}
+
+#[test]
+fn the_rust_builder_has_the_official_layout() {
+    if !docker_works() {
+        return;
+    }
+    let (ok, out) = docker(&[
+        "run",
+        "--rm",
+        "rust:1.95-slim-trixie",
+        "sh",
+        "-c",
+        "echo $CARGO_HOME $RUSTUP_HOME $RUST_VERSION; command -v cargo; cargo --version; gcc --version | head -1; test -s /etc/ssl/certs/ca-certificates.crt && echo certs",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("/usr/local/cargo /usr/local/rustup 1.95."),
+        "{out}"
+    );
+    assert!(out.contains("/usr/local/cargo/bin/cargo"), "{out}");
+    assert!(out.contains("cargo 1.95."), "{out}");
+    assert!(out.contains("gcc"), "{out}");
+    assert!(out.contains("certs"), "{out}");
+}
+
+#[test]
+fn the_distroless_runtime_has_no_shell_and_a_numeric_nonroot_user() {
+    if !docker_works() {
+        return;
+    }
+    let image = "gcr.io/distroless/cc-debian13:nonroot";
+    let (ok, user) = docker(&["image", "inspect", "--format", "{{.Config.User}}", image]);
+    assert!(ok, "{user}");
+    assert_eq!(user.trim().split(':').next(), Some("65532"));
+    let (ran, out) = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/sh",
+        image,
+        "-c",
+        "true",
+    ]);
+    assert!(!ran, "a shell ran in {image}: {out}");
+}

@@ -117,7 +117,11 @@ fn every_include_names_an_existing_file_and_anchor() {
     let mut seen = 0;
     for file in files {
         let text = read(&file);
+        let mut in_fence = false;
         for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_fence = !in_fence;
+            }
             let mut rest = line;
             while let Some(start) = rest.find("{{#include ") {
                 let after = &rest[start + "{{#include ".len()..];
@@ -136,6 +140,10 @@ fn every_include_names_an_existing_file_and_anchor() {
                 assert!(
                     target.is_file(),
                     "{where_}: includes {path}, which does not exist"
+                );
+                assert!(
+                    in_fence || path.ends_with(".md"),
+                    "{where_}: includes {path} outside a code block: put it in a ```rust (or ```yaml, ...) fence, or it renders as Markdown"
                 );
                 let Some(anchor) = anchor else { continue };
                 assert!(

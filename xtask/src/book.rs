@@ -121,6 +121,17 @@ pub fn build() -> anyhow::Result<()> {
     if !out.status.success() {
         bail!("`mdbook build book` failed (a broken link fails it too); see the output above");
     }
+    // mdbook only warns about an `{{#include}}` it cannot read, and renders
+    // the page without the code: for this book every warning is an error.
+    let warnings = log
+        .lines()
+        .filter(|l| l.trim_start().starts_with("WARN"))
+        .count();
+    if warnings > 0 {
+        bail!(
+            "mdbook printed {warnings} warning line(s) (above), such as an include it cannot read; fix them"
+        );
+    }
     println!(
         "✓ the book is in {} (0 broken links)",
         paths::show(&html_dir().join("index.html"))

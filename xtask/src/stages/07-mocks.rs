@@ -53,7 +53,7 @@ pub const MUTANTS: &[(&str, &str, &str)] = &[
     (
         "create_book passes the untrimmed input to the store",
         "let book = store.create_book(input.validate()?).await?;",
-        "let raw = crate::models::NewBook { title: input.title.clone().unwrap_or_default(), author: input.author.clone().unwrap_or_default(), isbn: input.isbn.clone(), published_year: input.published_year };\n    input.validate()?;\n    let book = store.create_book(raw).await?;",
+        "let raw = crate::models::NewBook { title: input.title.clone().unwrap_or_default(), author: input.author.clone().unwrap_or_default(), isbn: input.isbn.clone(), published_year: input.published_year.map(|y| y as i32) };\n    input.validate()?;\n    let book = store.create_book(raw).await?;",
     ),
     (
         "a duplicate ISBN answers 500, not 409",

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::postgres::{cargo_test, database, expect_json, graceful_shutdown, start, tests_unchanged};
+use super::postgres::{
+    cargo_test, database, expect_json, graceful_shutdown, start, tests_unchanged,
+};
 use super::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
@@ -25,7 +27,12 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         format!("cargo build produced {}", crate::paths::show(exe))
     })?;
     let db = database(ck)?;
-    let mut server = start(ck, &exe, &db, "the service must connect and migrate at start")?;
+    let mut server = start(
+        ck,
+        &exe,
+        &db,
+        "the service must connect and migrate at start",
+    )?;
     expect_json(ck, &server.url("/"), 200, r#"{"status":"OK"}"#, "")?;
     expect_json(
         ck,
@@ -53,7 +60,8 @@ fn agent() -> ureq::Agent {
 
 /// `POST /books` answers 201 with a `Location`; returns that path.
 fn create_book(ck: &mut Checker, url: &str) -> Result<String, Stop> {
-    let body = r#"{"title":"Dune","author":"Frank Herbert","isbn":"9780441013593","published_year":1965}"#;
+    let body =
+        r#"{"title":"Dune","author":"Frank Herbert","isbn":"9780441013593","published_year":1965}"#;
     let result = agent()
         .post(url)
         .header("content-type", "application/json")
@@ -76,7 +84,9 @@ fn create_book(ck: &mut Checker, url: &str) -> Result<String, Stop> {
                 .hint("INSERT ... RETURNING, then (StatusCode::CREATED, [(LOCATION, ..)], Json(book)) (TODO 2)")),
             }
         });
-    ck.require("POST /books", result, |location| format!("201, Location: {location}"))
+    ck.require("POST /books", result, |location| {
+        format!("201, Location: {location}")
+    })
 }
 
 /// The new book is readable; an unknown one is a 404 problem.
@@ -88,7 +98,10 @@ fn get_book(ck: &mut Checker, url: &str, unknown: &str) -> Result<(), Stop> {
             if r.status == 200 && json["title"] == "Dune" && json["review_count"] == 0 {
                 Ok(())
             } else {
-                Err(Failure::new("200 with the book", format!("{} {}", r.status, r.body.trim())))
+                Err(Failure::new(
+                    "200 with the book",
+                    format!("{} {}", r.status, r.body.trim()),
+                ))
             }
         })
         .map_err(|f| f.hint("SELECT the book by id (TODO 3)"));
@@ -128,8 +141,12 @@ fn shutdown_under_load(
     let deadline = Instant::now() + Duration::from_secs(3);
     let workers: Vec<_> = (0..4)
         .map(|n| {
-            let (signalled, ok, bad, refused_after) =
-                (signalled.clone(), ok.clone(), bad.clone(), refused_after.clone());
+            let (signalled, ok, bad, refused_after) = (
+                signalled.clone(),
+                ok.clone(),
+                bad.clone(),
+                refused_after.clone(),
+            );
             let (read_url, review_url) = (read_url.to_string(), review_url.to_string());
             std::thread::spawn(move || {
                 let agent = agent();

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+/// The one provisioning policy of the kit (DATABASE_URL, Docker, local
+/// initdb): the stages' own test helper, compiled in here too.
 #[path = "../../solutions/06-ibdb/tests/support/postgres.rs"]
-mod pg;
+pub mod pg;
 
 #[derive(Debug, Clone, Copy, clap::Subcommand)]
 pub enum DbAction {
@@ -41,17 +43,18 @@ fn save(server: &pg::Server) -> anyhow::Result<()> {
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&file, lines.join("\n") + "\n").with_context(|| format!("writing {}", file.display()))
+    std::fs::write(&file, lines.join("\n") + "\n")
+        .with_context(|| format!("writing {}", file.display()))
 }
 
 fn load() -> Option<pg::Server> {
     let text = std::fs::read_to_string(state_file()).ok()?;
     let lines: Vec<&str> = text.lines().collect();
-    let kind = match lines.get(1)? {
-        &"docker" => pg::Kind::Docker {
+    let kind = match *lines.get(1)? {
+        "docker" => pg::Kind::Docker {
             id: lines.get(2)?.to_string(),
         },
-        &"local" => pg::Kind::Local {
+        "local" => pg::Kind::Local {
             bin: PathBuf::from(lines.get(2)?),
             root: PathBuf::from(lines.get(3)?),
         },
@@ -92,8 +95,7 @@ pub fn run(action: DbAction) -> anyhow::Result<bool> {
                 server.stop();
                 let _ = std::fs::remove_file(state_file());
             }
-            let server = pg::provision()
-            .map_err(|message| anyhow::anyhow!("{message}"))?;
+            let server = pg::provision().map_err(|message| anyhow::anyhow!("{message}"))?;
             save(&server)?;
             eprintln!(
                 "started; `cargo xtask db down` stops it. For your shell:\n  export DATABASE_URL={}",

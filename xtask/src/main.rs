@@ -5,6 +5,7 @@ mod book;
 mod cargo;
 mod carry;
 mod cluster;
+mod db;
 mod docker;
 mod helm;
 mod http;
@@ -66,7 +67,12 @@ enum Command {
         #[command(subcommand)]
         action: DockerAction,
     },
-    /// Measure things that are goals, not tests (`images`: sizes, rebuilds, start-up, memory).
+    /// A PostgreSQL for your own experiments: `up`, `url`, `down`.
+    Db {
+        #[command(subcommand)]
+        action: db::DbAction,
+    },
+    /// Measure things that are goals, not tests (`images`, `ibdb`).
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
@@ -94,6 +100,8 @@ enum DockerAction {
 enum BenchWhat {
     /// Image sizes, cold build vs rebuild, start to first 200, idle memory.
     Images,
+    /// IBDb vs a bare axum+sqlx server: throughput and p99 on loopback.
+    Ibdb,
 }
 
 #[derive(Subcommand)]
@@ -150,9 +158,11 @@ fn run(command: Command) -> anyhow::Result<bool> {
         Command::Docker {
             action: DockerAction::Standins { force },
         } => standins::run(force),
-        Command::Bench {
-            what: BenchWhat::Images,
-        } => bench::images(),
+        Command::Db { action } => db::run(action),
+        Command::Bench { what } => match what {
+            BenchWhat::Images => bench::images(),
+            BenchWhat::Ibdb => bench::ibdb::ibdb(),
+        },
         Command::Kube(command) => k8s::cli::run(command),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {
             BookAction::Build => book::build().map(|()| true),

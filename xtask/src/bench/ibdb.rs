@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-#[path = "../../../solutions/06-ibdb/tests/support/postgres.rs"]
-mod pg;
+use crate::db::pg;
 
 const WORKERS: usize = 8;
 const WARMUP: Duration = Duration::from_secs(1);
@@ -53,7 +52,15 @@ pub fn ibdb() -> anyhow::Result<bool> {
     let stage = crate::paths::root().join("solutions/06-ibdb");
     eprintln!("building the solution and the baseline (release)...");
     let status = std::process::Command::new(crate::cargo::program())
-        .args(["build", "--release", "--quiet", "--bin", "ibdb", "--example", "bare"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--bin",
+            "ibdb",
+            "--example",
+            "bare",
+        ])
         .current_dir(&stage)
         .status()
         .context("running cargo")?;
@@ -62,7 +69,9 @@ pub fn ibdb() -> anyhow::Result<bool> {
     }
     let release = crate::paths::target_dir().join("release");
     let db = DbGuard(pg::provision().map_err(|m| anyhow::anyhow!("{m}"))?);
-    let _cleanup = db.0.stop_command().map(|argv| crate::proc::register(crate::proc::Cleanup::Command(argv)));
+    let _cleanup =
+        db.0.stop_command()
+            .map(|argv| crate::proc::register(crate::proc::Cleanup::Command(argv)));
     eprintln!("database: {}", db.0.url);
 
     let ibdb_port = crate::http::free_port();
@@ -89,10 +98,16 @@ pub fn ibdb() -> anyhow::Result<bool> {
         report(&format!("round {round}: bare GET /books/{{id}}"), &b);
         let i = load(&ibdb, Kind::Read)?;
         report(&format!("round {round}: IBDb GET /books/{{id}}"), &i);
-        if best_bare.as_ref().is_none_or(|x| b.per_second > x.per_second) {
+        if best_bare
+            .as_ref()
+            .is_none_or(|x| b.per_second > x.per_second)
+        {
             best_bare = Some(b);
         }
-        if best_ibdb.as_ref().is_none_or(|x| i.per_second > x.per_second) {
+        if best_ibdb
+            .as_ref()
+            .is_none_or(|x| i.per_second > x.per_second)
+        {
             best_ibdb = Some(i);
         }
     }
@@ -105,7 +120,11 @@ pub fn ibdb() -> anyhow::Result<bool> {
         "\nread throughput IBDb / bare = {:.0} / {:.0} = {ratio:.2} (goal ≥ {GOAL}) {}",
         ibdb.per_second,
         bare.per_second,
-        if ratio >= GOAL { "✓" } else { "✗ below the goal" }
+        if ratio >= GOAL {
+            "✓"
+        } else {
+            "✗ below the goal"
+        }
     );
     if bare.errors + ibdb.errors + write.errors > 0 {
         bail!("some requests failed; the figures are not meaningful");
@@ -213,7 +232,9 @@ fn load(base: &str, kind: Kind) -> anyhow::Result<Figures> {
     let mut latencies = Vec::new();
     let mut errors = 0;
     for thread in threads {
-        let (l, e) = thread.join().map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
+        let (l, e) = thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
         latencies.extend(l);
         errors += e;
     }

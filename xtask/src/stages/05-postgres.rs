@@ -11,10 +11,7 @@ use crate::proc::{Cleanup, Registration, Server, describe_exit, register};
 use crate::report::Failure;
 use crate::tools::Tool;
 
-/// The one provisioning policy of the kit (DATABASE_URL, Docker, local
-/// initdb), shared with the stages' tests and `cargo xtask db`.
-#[path = "../../../solutions/06-ibdb/tests/support/postgres.rs"]
-pub mod pg;
+use crate::db::pg;
 
 pub const STAGE: Stage = Stage {
     id: "05-postgres",

@@ -37,7 +37,7 @@ fn stage_05_solution_passes() {
 }
 
 #[test]
-fn stage_05_readyz_without_the_database_fails() {
+fn stage_05_a_missing_readyz_route_fails_the_readyz_check() {
     let copy = StageCopy::new("solutions/05-postgres");
     copy.replace("src/lib.rs", r#".route("/readyz", get(ready))"#, "");
     let run = verify(&["--dir", copy.path_str()]);

@@ -410,12 +410,17 @@ impl Container {
     pub fn run_with_env(image: &str, env: &[&str]) -> Result<Container, String> {
         let port = http::free_port();
         let publish = format!("127.0.0.1:{port}:{CONTAINER_PORT}");
-        let mut args = vec!["run", "--detach", "--publish", &publish];
+        // A name, so that a container created but not started (docker run
+        // fails after creating it) can still be removed.
+        let name = format!("microservices-lab-{}-{port}", std::process::id());
+        let mut args = vec!["run", "--detach", "--name", &name, "--publish", &publish];
         for pair in env {
             args.extend(["--env", pair]);
         }
         args.push(image);
-        let id = docker(&args)?;
+        let id = docker(&args).inspect_err(|_| {
+            let _ = docker(&["rm", "--force", &name]);
+        })?;
         let registration = register(Cleanup::Command(vec![
             "docker".into(),
             "rm".into(),

@@ -15,7 +15,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     // Fails (and Kubernetes restarts us) if the database stays unreachable
     // for longer than DB_STARTUP_TIMEOUT_MS.
-    let (app, pool) = ibdb_postgres::app(&config).await?;
+    let (app, pool) = tokio::select! {
+        built = ibdb_postgres::app(&config) => built?,
+        // `docker stop` or a rollout while the database is still down.
+        () = ibdb_postgres::shutdown_signal() => {
+            tracing::info!("stopped before the database answered");
+            return Ok(());
+        }
+    };
     tracing::info!("database migrated");
 
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port));

@@ -12,7 +12,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::error!("{message}");
         std::process::exit(2);
     });
-    let app = ibdb_mocks::app(&config).await?;
+    let app = tokio::select! {
+        built = ibdb_mocks::app(&config) => built?,
+        // `docker stop` or a rollout while the database is still down.
+        () = ibdb_mocks::shutdown_signal() => {
+            tracing::info!("stopped before the database answered");
+            return Ok(());
+        }
+    };
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {}", listener.local_addr()?);

@@ -47,9 +47,22 @@ pub fn read_dockerfile(ck: &mut Checker) -> Result<String, Stop> {
         )
         .hint("the Dockerfile sits at the top of the stage folder, next to Cargo.toml")
     });
-    ck.require("Dockerfile", text, |text| {
+    let text = ck.require("Dockerfile", text, |text| {
         format!("{} instruction(s)", docker::instructions(text).len())
-    })
+    })?;
+    if docker::instructions(&text).is_empty() {
+        // Not a stop: the build below still shows Docker's own words for it.
+        ck.fail(
+            "instructions",
+            "the Dockerfile has no instruction yet",
+            Failure::new(
+                "FROM, WORKDIR, COPY, RUN and CMD",
+                "only comments or nothing",
+            )
+            .hint("write one instruction under each numbered TODO"),
+        );
+    }
+    Ok(text)
 }
 
 /// hadolint, when installed: every finding is a failure, with its line.

@@ -207,48 +207,22 @@ fn files(ck: &mut Checker, tag: &str) {
 /// dependency: decided from cargo's `Compiling` lines in the BuildKit log.
 fn dependency_cache(ck: &mut Checker) {
     let own = package_name(&ck.dir).unwrap_or_else(|| "health".into());
-    let copy = match changed_copy(&ck.dir) {
-        Ok(copy) => copy,
-        Err(e) => {
-            let failure = Failure::new("a copy of the stage folder", e.to_string());
-            ck.fail(
-                "dependency cache",
-                "the stage folder could not be copied",
-                failure,
-            );
-            return;
+    // A fully cached rebuild (no `Compiling` line at all) after a unique
+    // change was seen twice in long test runs and never reproduced alone: try
+    // once more with a new change before calling it a failure. A Dockerfile
+    // whose source changes never reach cargo fails both attempts.
+    let mut build = None;
+    for _attempt in 0..2 {
+        match rebuild_after_change(ck, &own) {
+            Some(done) if done.compiled_crates().is_empty() => build = Some(done),
+            Some(done) => {
+                build = Some(done);
+                break;
+            }
+            None => return,
         }
-    };
-    let context = copy.path().join(ck.dir.file_name().unwrap_or_default());
-    let tag = format!("microservices-lab/{}:rebuild", ck.stage.id);
-    ck.note("rebuilding after a source-only change (src/main.rs)");
-    // Stop at the first dependency compiled again: that already decides.
-    let recompiles_a_dependency = |line: &str| {
-        docker::compiled_crates(line)
-            .iter()
-            .any(|(name, _)| *name != own)
-    };
-    let build = docker::build_until(
-        &context,
-        &tag,
-        dockerfile::BUILD_LIMIT,
-        &recompiles_a_dependency,
-    );
-    docker::remove_image(&tag);
-    let build = match build {
-        Ok(build) if build.success || build.stopped_early => build,
-        Ok(build) => {
-            let (tail, _) = docker::explain_failed_build(&build);
-            let failure = Failure::new("the rebuild to succeed", tail);
-            ck.fail("dependency cache", "the rebuild failed", failure);
-            return;
-        }
-        Err(e) => {
-            let failure = Failure::new("docker build to run", e.to_string());
-            ck.fail("dependency cache", "the rebuild could not run", failure);
-            return;
-        }
-    };
+    }
+    let Some(build) = build else { return };
     let compiled = build.compiled_crates();
     let deps: Vec<String> = compiled
         .iter()
@@ -277,7 +251,10 @@ fn dependency_cache(ck: &mut Checker) {
             "the rebuild did not compile the changed source",
             Failure::new(
                 format!("{own} compiled again after src/main.rs changed"),
-                "no `Compiling` line in the rebuild's log",
+                format!(
+                    "no `Compiling` line in the rebuild's log (twice); its end:\n{}",
+                    crate::proc::tail(&build.log, 12)
+                ),
             )
             .hint("the source change must reach cargo: COPY src after the dependency layer, and touch the sources so cargo does not trust the placeholder build (TODO 3)"),
         );
@@ -289,6 +266,53 @@ fn dependency_cache(ck: &mut Checker) {
                 build.took.as_secs_f64()
             ),
         );
+    }
+}
+
+/// Builds a copy of the stage with a unique source-only change; `None` when
+/// that could not be done (the failure is already recorded).
+fn rebuild_after_change(ck: &mut Checker, own: &str) -> Option<docker::Build> {
+    let copy = match changed_copy(&ck.dir) {
+        Ok(copy) => copy,
+        Err(e) => {
+            let failure = Failure::new("a copy of the stage folder", e.to_string());
+            ck.fail(
+                "dependency cache",
+                "the stage folder could not be copied",
+                failure,
+            );
+            return None;
+        }
+    };
+    let context = copy.path().join(ck.dir.file_name().unwrap_or_default());
+    let tag = format!("microservices-lab/{}:rebuild", ck.stage.id);
+    ck.note("rebuilding after a source-only change (src/main.rs)");
+    // Stop at the first dependency compiled again: that already decides.
+    let recompiles_a_dependency = |line: &str| {
+        docker::compiled_crates(line)
+            .iter()
+            .any(|(name, _)| *name != own)
+    };
+    let build = docker::build_until(
+        &context,
+        &tag,
+        dockerfile::BUILD_LIMIT,
+        &recompiles_a_dependency,
+    );
+    docker::remove_image(&tag);
+    match build {
+        Ok(build) if build.success || build.stopped_early => Some(build),
+        Ok(build) => {
+            let (tail, _) = docker::explain_failed_build(&build);
+            let failure = Failure::new("the rebuild to succeed", tail);
+            ck.fail("dependency cache", "the rebuild failed", failure);
+            None
+        }
+        Err(e) => {
+            let failure = Failure::new("docker build to run", e.to_string());
+            ck.fail("dependency cache", "the rebuild could not run", failure);
+            None
+        }
     }
 }
 

@@ -105,18 +105,25 @@ pub const CARRIED: &[Carry] = &[
         files: &[
             "Cargo.toml",
             "Cargo.lock",
-            "migrations/0001_books_and_reviews.sql",
             "src/main.rs",
             "src/lib.rs",
             "src/config.rs",
             "src/db.rs",
             "src/error.rs",
-            "src/extract.rs",
-            "src/models.rs",
             "src/store.rs",
             "src/handlers.rs",
         ],
         to: &["exercises/07-mocks"],
+    },
+    // Stage 07 continues IBDb: same schema, same types, same JSON extractor.
+    Carry {
+        from: "solutions/06-ibdb",
+        files: &[
+            "migrations/0001_books_and_reviews.sql",
+            "src/extract.rs",
+            "src/models.rs",
+        ],
+        to: &["exercises/07-mocks", "solutions/07-mocks"],
     },
     // ... built with stage 03's image recipe.
     Carry {

@@ -8,7 +8,7 @@ use crate::error::{ApiError, FieldError};
 
 // ANCHOR: book
 /// A book as the API returns it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Book {
     pub id: i64,
     pub title: String,
@@ -45,7 +45,7 @@ pub struct NewBook {
 
 // ANCHOR: review
 /// A review as the API returns it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Review {
     pub id: i64,
     pub book_id: i64,

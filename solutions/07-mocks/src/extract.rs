@@ -22,6 +22,8 @@ pub struct Path<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
+
+// ANCHOR: json
 /// A JSON request body. Unlike `axum::Json` it tells apart malformed JSON
 /// (400) from JSON of the wrong shape (422, naming the field), and answers
 /// with problem documents.
@@ -85,3 +87,4 @@ fn is_json(headers: &HeaderMap) -> bool {
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
+// ANCHOR_END: json

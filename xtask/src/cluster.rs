@@ -40,6 +40,9 @@ pub struct Options {
 pub struct Runner {
     options: Options,
     context: String,
+    /// Commands and their output go to stderr: inside `verify`, stdout
+    /// belongs to the report (`--json`).
+    on_stderr: bool,
 }
 
 /// What a command printed, when it ran.
@@ -52,6 +55,31 @@ impl Runner {
         Runner {
             options,
             context: format!("k3d-{}", cluster_name()),
+            on_stderr: false,
+        }
+    }
+
+    /// A runner for a stage check: everything it shows goes to stderr.
+    pub fn for_check(timeout: Duration) -> Runner {
+        Runner {
+            on_stderr: true,
+            ..Runner::new(Options {
+                dry_run: false,
+                timeout,
+            })
+        }
+    }
+
+    fn show(&self, argv: &[String], why: &str) {
+        let line = if why.is_empty() {
+            format!("$ {}", command_line(argv))
+        } else {
+            format!("$ {}   # {why}", command_line(argv))
+        };
+        if self.on_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
         }
     }
 
@@ -108,11 +136,11 @@ impl Runner {
 
     /// Like `query`, but a failing command is an answer (`Ok(Some(Err))`).
     fn probe(&self, argv: &[String], why: &str) -> anyhow::Result<Option<Result<Output, String>>> {
-        show(argv, why);
+        self.show(argv, why);
         if self.dry_run() {
             return Ok(None);
         }
-        match spawn(argv, self.options.timeout, true)? {
+        match spawn(argv, self.options.timeout, Stdout::Capture)? {
             Ran::Done(out) if out.status.success() => Ok(Some(Ok(Output {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             }))),
@@ -124,11 +152,18 @@ impl Runner {
     }
 
     fn execute(&self, argv: &[String], why: &str, capture: bool) -> anyhow::Result<Option<Output>> {
-        show(argv, why);
+        self.show(argv, why);
         if self.dry_run() {
             return Ok(None);
         }
-        match spawn(argv, self.options.timeout, capture)? {
+        let stdout = if capture {
+            Stdout::Capture
+        } else if self.on_stderr {
+            Stdout::ToStderr
+        } else {
+            Stdout::Inherit
+        };
+        match spawn(argv, self.options.timeout, stdout)? {
             Ran::Done(out) if out.status.success() => Ok(Some(Output {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             })),
@@ -158,14 +193,6 @@ fn timeout_message(argv: &[String], limit: Duration) -> String {
     )
 }
 
-fn show(argv: &[String], why: &str) {
-    if why.is_empty() {
-        println!("$ {}", command_line(argv));
-    } else {
-        println!("$ {}   # {why}", command_line(argv));
-    }
-}
-
 /// A command as a shell would take it.
 pub fn command_line(argv: &[String]) -> String {
     argv.iter()
@@ -183,20 +210,32 @@ pub fn command_line(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// Where a command's stdout goes.
+#[derive(Clone, Copy, PartialEq)]
+enum Stdout {
+    Capture,
+    Inherit,
+    ToStderr,
+}
+
 enum Ran {
     Done(std::process::Output),
     TimedOut,
 }
 
 /// Runs `argv` from the repository root, stopping it after `limit`.
-fn spawn(argv: &[String], limit: Duration, capture_stdout: bool) -> anyhow::Result<Ran> {
+fn spawn(argv: &[String], limit: Duration, stdout: Stdout) -> anyhow::Result<Ran> {
     let (program, args) = argv.split_first().context("empty command")?;
     let mut expression = duct::cmd(program, args)
         .dir(paths::root())
         .stderr_capture()
         .unchecked();
-    if capture_stdout {
-        expression = expression.stdout_capture();
+    match stdout {
+        Stdout::Capture => expression = expression.stdout_capture(),
+        // Outer redirections apply first: stdout joins the inherited stderr,
+        // then stderr alone is captured (for the error message).
+        Stdout::ToStderr => expression = expression.stdout_to_stderr(),
+        Stdout::Inherit => {}
     }
     let handle = expression.start().with_context(|| {
         format!("{program} could not be started; is it installed? (`cargo xtask doctor`)")
@@ -582,18 +621,18 @@ pub fn chaos_failover(options: Options, chaos: ChaosOptions) -> anyhow::Result<b
         "--wait=false",
     ]);
     if r.dry_run() {
-        show(&forward, "in the background, for the load loop");
+        r.show(&forward, "in the background, for the load loop");
         println!(
             "# then: POST {base}/books every {} ms for {} s; after {} s:",
             chaos.interval.as_millis(),
             chaos.duration.as_secs(),
             chaos.warmup.as_secs()
         );
-        show(&delete, "the primary goes away; CNPG promotes a replica");
+        r.show(&delete, "the primary goes away; CNPG promotes a replica");
         primary(&r)?;
         return Ok(true);
     }
-    show(&forward, "in the background, for the load loop");
+    r.show(&forward, "in the background, for the load loop");
     let (program, args) = forward.split_first().expect("a command");
     let handle = duct::cmd(program, args)
         .stdout_null()
@@ -719,7 +758,7 @@ fn report(writes: &[Write], deleted_at: Duration, before: &str, after: &str) -> 
 /// Whether kubectl reaches a cluster (for stage 04's live check).
 pub fn reachable() -> Result<(), String> {
     let argv = strings(&["kubectl", "cluster-info", "--request-timeout=5s"]);
-    match spawn(&argv, Duration::from_secs(10), true) {
+    match spawn(&argv, Duration::from_secs(10), Stdout::Capture) {
         Ok(Ran::Done(out)) if out.status.success() => Ok(()),
         Ok(Ran::Done(out)) => Err(crate::proc::tail(
             String::from_utf8_lossy(&out.stderr).trim(),
@@ -737,10 +776,7 @@ pub fn live_stage_04(dir: &Path) -> Result<String, Failure> {
         Failure::new("the stage running on the cluster", format!("{e:#}"))
             .hint("`kubectl get pods` and `kubectl describe deployment health` show what happened")
     };
-    let r = Runner::new(Options {
-        dry_run: false,
-        timeout: Duration::from_secs(300),
-    });
+    let r = Runner::for_check(Duration::from_secs(300));
     let k8s = dir.join("k8s");
     let (docs, _) = crate::k8s::load_files(&[k8s.join("deployment.yaml")]);
     let (name, image) = docs

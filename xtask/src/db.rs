@@ -12,6 +12,36 @@ use anyhow::Context;
 #[path = "../../solutions/06-ibdb/tests/support/postgres.rs"]
 pub mod pg;
 
+/// A server for one check or benchmark: provisioned by the policy above,
+/// stopped (container or cluster removed) on drop and when the xtask is
+/// interrupted.
+pub struct Throwaway {
+    pub url: String,
+    pub server: pg::Server,
+    _cleanup: Option<crate::proc::Registration>,
+}
+
+impl Throwaway {
+    /// The error says what was tried and what to install.
+    pub fn start() -> Result<Throwaway, String> {
+        let server = pg::provision()?;
+        let cleanup = server
+            .stop_command()
+            .map(|argv| crate::proc::register(crate::proc::Cleanup::Command(argv)));
+        Ok(Throwaway {
+            url: server.url.clone(),
+            server,
+            _cleanup: cleanup,
+        })
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        self.server.stop();
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::Subcommand)]
 pub enum DbAction {
     /// Start a database (or reuse the running one) and print its URL.

@@ -408,12 +408,29 @@ impl Container {
 
     /// Like [`Container::run`], with environment variables (`NAME=value`).
     pub fn run_with_env(image: &str, env: &[&str]) -> Result<Container, String> {
+        Container::start(image, env, false)
+    }
+
+    /// Like [`Container::run_with_env`], but in the host's network namespace
+    /// with `PORT` set to a free port: the service then reaches a database on
+    /// the host's 127.0.0.1, and is reached on 127.0.0.1 itself.
+    pub fn run_on_host_network(image: &str, env: &[&str]) -> Result<Container, String> {
+        Container::start(image, env, true)
+    }
+
+    fn start(image: &str, env: &[&str], host_network: bool) -> Result<Container, String> {
         let port = http::free_port();
         let publish = format!("127.0.0.1:{port}:{CONTAINER_PORT}");
+        let port_env = format!("PORT={port}");
         // A name, so that a container created but not started (docker run
         // fails after creating it) can still be removed.
         let name = format!("microservices-lab-{}-{port}", std::process::id());
-        let mut args = vec!["run", "--detach", "--name", &name, "--publish", &publish];
+        let mut args = vec!["run", "--detach", "--name", &name];
+        if host_network {
+            args.extend(["--network", "host", "--env", &port_env]);
+        } else {
+            args.extend(["--publish", &publish]);
+        }
         for pair in env {
             args.extend(["--env", pair]);
         }

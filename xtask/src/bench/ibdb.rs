@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::db::pg;
-
 const WORKERS: usize = 8;
 const WARMUP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(5);
@@ -40,14 +38,6 @@ impl Drop for Process {
     }
 }
 
-struct DbGuard(pg::Server);
-
-impl Drop for DbGuard {
-    fn drop(&mut self) {
-        self.0.stop();
-    }
-}
-
 pub fn ibdb() -> anyhow::Result<bool> {
     let stage = crate::paths::root().join("solutions/06-ibdb");
     eprintln!("building the solution and the baseline (release)...");
@@ -68,19 +58,16 @@ pub fn ibdb() -> anyhow::Result<bool> {
         bail!("cargo build --release failed in solutions/06-ibdb");
     }
     let release = crate::paths::target_dir().join("release");
-    let db = DbGuard(pg::provision().map_err(|m| anyhow::anyhow!("{m}"))?);
-    let _cleanup =
-        db.0.stop_command()
-            .map(|argv| crate::proc::register(crate::proc::Cleanup::Command(argv)));
-    eprintln!("database: {}", db.0.url);
+    let db = crate::db::Throwaway::start().map_err(|m| anyhow::anyhow!("{m}"))?;
+    eprintln!("database: {}", db.url);
 
     let ibdb_port = crate::http::free_port();
-    let _ibdb = start(&release.join("ibdb"), ibdb_port, &db.0.url)?;
+    let _ibdb = start(&release.join("ibdb"), ibdb_port, &db.url)?;
     let ibdb = format!("http://127.0.0.1:{ibdb_port}");
     wait_ready(&format!("{ibdb}/readyz"))?;
     seed(&ibdb)?;
     let bare_port = crate::http::free_port();
-    let _bare = start(&release.join("examples/bare"), bare_port, &db.0.url)?;
+    let _bare = start(&release.join("examples/bare"), bare_port, &db.url)?;
     let bare = format!("http://127.0.0.1:{bare_port}");
     wait_ready(&format!("{bare}/books/1"))?;
 

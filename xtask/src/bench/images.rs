@@ -23,8 +23,9 @@ struct Subject {
     folder: &'static str,
     /// The path answering 200 once the server is up.
     health: &'static str,
-    /// Environment for the container.
-    env: &'static [&'static str],
+    /// Whether the service needs PostgreSQL (then it runs on the host
+    /// network, with `DATABASE_URL` pointing at a throwaway server).
+    database: bool,
     idle_memory: bool,
 }
 
@@ -32,20 +33,20 @@ const SUBJECTS: &[Subject] = &[
     Subject {
         folder: "solutions/02-dockerfile",
         health: "/",
-        env: &[],
+        database: false,
         idle_memory: false,
     },
     Subject {
         folder: "solutions/03-multi-stage",
         health: "/",
-        env: &[],
+        database: false,
         idle_memory: false,
     },
     Subject {
         folder: "solutions/06-ibdb",
         health: "/healthz",
-        // No database: /healthz answers without one (the readiness probe would not).
-        env: &["DATABASE_URL=postgres://ibdb:ibdb@127.0.0.1:1/ibdb"],
+        // IBDb listens once its migrations ran, so it needs a database.
+        database: true,
         idle_memory: true,
     },
 ];
@@ -174,8 +175,20 @@ fn measure(subject: &Subject, dir: &Path) -> anyhow::Result<Figures> {
 
 /// `docker run` to the first 200, then (for IBDb) the idle memory.
 fn run(subject: &Subject, tag: &str) -> (Result<Duration, String>, Option<Result<u64, String>>) {
+    let database = if subject.database {
+        match crate::db::Throwaway::start() {
+            Ok(db) => Some(db),
+            Err(why) => return (Err(format!("no database for it: {why}")), None),
+        }
+    } else {
+        None
+    };
     let started = Instant::now();
-    let container = match Container::run_with_env(tag, subject.env) {
+    let container = match &database {
+        Some(db) => Container::run_on_host_network(tag, &[&format!("DATABASE_URL={}", db.url)]),
+        None => Container::run(tag),
+    };
+    let container = match container {
         Ok(container) => container,
         Err(e) => return (Err(e), None),
     };

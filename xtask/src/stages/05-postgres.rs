@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{Checker, Stage, Stop};
 use crate::http;
-use crate::proc::{Cleanup, Registration, Server, describe_exit, register};
+use crate::proc::{Server, describe_exit};
 use crate::report::Failure;
 use crate::tools::Tool;
 
@@ -50,39 +50,20 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
 
 // ---- Shared helpers -------------------------------------------------------
 
-/// A database for one check, stopped (container or cluster removed) on drop
-/// and when the xtask is interrupted.
-pub struct Database {
-    pub url: String,
-    server: pg::Server,
-    _cleanup: Option<Registration>,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        self.server.stop();
-    }
-}
+/// A database for one check.
+pub use crate::db::Throwaway as Database;
 
 /// Provisions PostgreSQL the way the tests do.
 pub fn database(ck: &mut Checker) -> Result<Database, Stop> {
-    let server = pg::provision().map_err(|message| {
+    let db = Database::start().map_err(|message| {
         Failure::new("a PostgreSQL server", message).hint(
             "set DATABASE_URL, start Docker, or install the PostgreSQL server (see `cargo xtask doctor`)",
         )
     });
-    let server = ck.require("database", server, |s| match &s.kind {
+    ck.require("database", db, |db| match &db.server.kind {
         pg::Kind::External => "DATABASE_URL".to_string(),
         pg::Kind::Docker { .. } => format!("a {} container", pg::IMAGE),
         pg::Kind::Local { bin, .. } => format!("a throwaway cluster ({})", bin.display()),
-    })?;
-    let cleanup = server
-        .stop_command()
-        .map(|argv| register(Cleanup::Command(argv)));
-    Ok(Database {
-        url: server.url.clone(),
-        server,
-        _cleanup: cleanup,
     })
 }
 

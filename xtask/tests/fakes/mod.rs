@@ -50,6 +50,20 @@ esac
 "#;
 
 const KUBECTL: &str = r#"
+SERVE='
+import http.server, sys
+port, body = int(sys.argv[1]), sys.argv[2].encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'
 case "$*" in
     "version --client"*) echo "Client Version: v1.34.1" ;;
     "cluster-info"*)
@@ -72,10 +86,22 @@ case "$*" in
         : > "$FAKE_STATE/deleted"
         printf 'ibdb-db-2' > "$FAKE_STATE/primary"
         echo "pod deleted" ;;
+    # Stage 04's live check, on the current context (no --context).
+    "rollout status deployment/health "*) echo 'deployment "health" successfully rolled out' ;;
+    "get deployment health --output jsonpath={.status.readyReplicas}")
+        if [ -f "$FAKE_STATE/ready" ]; then /bin/cat "$FAKE_STATE/ready"; else printf '3'; fi ;;
+    "port-forward svc/health "*)
+        # Like the real one: 127.0.0.1:LOCAL answers as the pods do (the
+        # body comes from the state file `body`, if there is one).
+        port=${3%%:*}
+        body='{"status":"OK"}'
+        if [ -f "$FAKE_STATE/body" ]; then body=$(/bin/cat "$FAKE_STATE/body"); fi
+        echo "Forwarding from 127.0.0.1:$port -> 8000"
+        exec /usr/bin/python3 -c "$SERVE" "$port" "$body" ;;
     *" port-forward "*)
         echo "Forwarding from 127.0.0.1 -> 8000"
         exec /bin/sleep 60 ;;
-    *" apply --filename "*) echo "applied" ;;
+    *" apply --filename "* | "apply --filename "*) echo "applied" ;;
     *) echo "fake kubectl: unexpected arguments: $*" >&2; exit 64 ;;
 esac
 "#;
@@ -94,8 +120,13 @@ const DOCKER: &str = r#"
 case "$*" in
     "--version") echo "Docker version 28.0.0, build fake" ;;
     "version --format"*) echo "28.0.0" ;;
-    "build "*) echo "naming to registry.localhost:5000/ibdb:0.1.0 done" ;;
-    "push "*) echo "0.1.0: digest: sha256:fake size: 1234" ;;
+    "build "*) echo "naming to ${3:-registry.localhost:5000/ibdb:0.1.0} done" ;;
+    "push "*)
+        if [ -f "$FAKE_STATE/no-registry" ]; then
+            echo "Get \"http://registry.localhost:5000/v2/\": dial tcp: lookup registry.localhost: no such host" >&2
+            exit 1
+        fi
+        echo "0.1.0: digest: sha256:fake size: 1234" ;;
     *) echo "fake docker: unexpected arguments: $*" >&2; exit 64 ;;
 esac
 "#;

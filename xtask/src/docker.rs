@@ -396,6 +396,8 @@ pub fn megabytes(bytes: u64) -> String {
 pub struct Container {
     pub id: String,
     pub port: u16,
+    /// Just before `docker start`.
+    pub started: Instant,
     removed: bool,
     _registration: Registration,
 }
@@ -422,10 +424,10 @@ impl Container {
         let port = http::free_port();
         let publish = format!("127.0.0.1:{port}:{CONTAINER_PORT}");
         let port_env = format!("PORT={port}");
-        // A name, so that a container created but not started (docker run
-        // fails after creating it) can still be removed.
+        // A name, so that a container whose creation half failed can still
+        // be removed.
         let name = format!("microservices-lab-{}-{port}", std::process::id());
-        let mut args = vec!["run", "--detach", "--name", &name];
+        let mut args = vec!["create", "--name", &name];
         if host_network {
             args.extend(["--network", "host", "--env", &port_env]);
         } else {
@@ -444,12 +446,18 @@ impl Container {
             "-f".into(),
             id.clone(),
         ]));
-        Ok(Container {
+        let mut container = Container {
             id,
             port,
+            started: Instant::now(),
             removed: false,
             _registration: registration,
-        })
+        };
+        // Created first, started now: `started` excludes image unpacking
+        // and container set-up, which are Docker's, not the service's.
+        container.started = Instant::now();
+        docker(&["start", &container.id])?;
+        Ok(container)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -539,7 +547,24 @@ impl Container {
         Ok((start.elapsed(), self.exit_code()))
     }
 
-    /// Resident memory of the running container, in bytes (`docker stats`).
+    /// Resident set size (VmRSS) of the container's main process, in bytes,
+    /// read from the host's /proc: where the engine runs in a VM (Docker
+    /// Desktop), that process is not visible and this is an error.
+    pub fn process_rss(&self) -> Result<u64, String> {
+        let pid = self.state("Pid")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| format!("/proc/{pid}/status: {e} (is the engine in a VM?)"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .ok_or_else(|| format!("no VmRSS line in /proc/{pid}/status"))
+    }
+
+    /// Memory charged to the container's cgroup, in bytes (`docker stats`:
+    /// anonymous memory and active page cache).
     pub fn memory_usage(&self) -> Result<u64, String> {
         let text = docker(&[
             "stats",

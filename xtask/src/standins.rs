@@ -23,6 +23,10 @@ enum Kind {
     /// `gcr.io/distroless/static-debian13`: the same without any library,
     /// for static binaries.
     DistrolessStatic { nonroot: bool },
+    /// `postgres:<major>-trixie`, the tests' database: Debian's server
+    /// packages behind an entrypoint that honours the official image's
+    /// `POSTGRES_*` variables and `-c` arguments.
+    Postgres { major: String },
 }
 
 const SUITE: &str = "trixie";
@@ -53,6 +57,16 @@ fn classify(image: &str) -> Option<Kind> {
             version: version.to_string(),
         });
     }
+    if let Some(tag) = image
+        .strip_prefix("postgres:")
+        .or_else(|| image.strip_prefix("docker.io/library/postgres:"))
+        && let Some(major) = tag.strip_suffix("-trixie")
+        && major.chars().all(|c| c.is_ascii_digit())
+    {
+        return Some(Kind::Postgres {
+            major: major.to_string(),
+        });
+    }
     let (name, tag) = image.rsplit_once(':')?;
     let nonroot = tag.contains("nonroot");
     match name {
@@ -62,7 +76,8 @@ fn classify(image: &str) -> Option<Kind> {
     }
 }
 
-/// The base images named by every Dockerfile of the kit, with where.
+/// The base images named by every Dockerfile of the kit, with where, and
+/// the image the tests run PostgreSQL from.
 pub fn named_images() -> Vec<(String, String)> {
     let root = paths::root();
     let mut found: Vec<(String, String)> = Vec::new();
@@ -84,6 +99,10 @@ pub fn named_images() -> Vec<(String, String)> {
             }
         }
     }
+    found.push((
+        crate::db::pg::IMAGE.to_string(),
+        "the tests' database, solutions/06-ibdb/tests/support/postgres.rs".to_string(),
+    ));
     found
 }
 
@@ -128,7 +147,10 @@ fn build(_image: &str, _kind: &Kind) -> anyhow::Result<()> {
 
 #[cfg(target_os = "linux")]
 fn build(image: &str, kind: &Kind) -> anyhow::Result<()> {
-    let rootfs = debian_rootfs()?;
+    let rootfs = match kind {
+        Kind::Postgres { major } => debian_rootfs("postgres", &format!("postgresql-{major}"))?,
+        _ => debian_rootfs("minbase", INCLUDE)?,
+    };
     let staging = work_dir().join(format!("{}.rootfs", image.replace(['/', ':', '@'], "_")));
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?;
@@ -141,6 +163,7 @@ fn build(image: &str, kind: &Kind) -> anyhow::Result<()> {
         Kind::DistrolessStatic { nonroot } => {
             distroless_rootfs(&rootfs, &staging, STATIC_PACKAGES, *nonroot)?
         }
+        Kind::Postgres { major } => postgres_rootfs(&rootfs, &staging, major)?,
     };
     let mut args: Vec<String> = vec!["import".into()];
     for change in changes.iter().chain(&[
@@ -175,13 +198,13 @@ fn build(image: &str, kind: &Kind) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A minimal Debian tree with the packages every stand-in takes files from,
-/// made once and kept under target/standins/.
+/// A minimal Debian tree with the packages stand-ins take files from
+/// (`include`), made once and kept under target/standins/SUITE-NAME.
 #[cfg(target_os = "linux")]
-fn debian_rootfs() -> anyhow::Result<PathBuf> {
+fn debian_rootfs(name: &str, include: &str) -> anyhow::Result<PathBuf> {
     let dir = work_dir();
-    let rootfs = dir.join(format!("{SUITE}-minbase"));
-    let done = dir.join(format!("{SUITE}-minbase.complete"));
+    let rootfs = dir.join(format!("{SUITE}-{name}"));
+    let done = dir.join(format!("{SUITE}-{name}.complete"));
     if done.exists() && rootfs.is_dir() {
         return Ok(rootfs);
     }
@@ -189,7 +212,7 @@ fn debian_rootfs() -> anyhow::Result<PathBuf> {
         bail!("debootstrap is missing: sudo apt-get install debootstrap");
     }
     std::fs::create_dir_all(&dir)?;
-    let partial = dir.join(format!("{SUITE}-minbase.partial"));
+    let partial = dir.join(format!("{SUITE}-{name}.partial"));
     if partial.exists() {
         std::fs::remove_dir_all(&partial)?;
     }
@@ -197,13 +220,13 @@ fn debian_rootfs() -> anyhow::Result<PathBuf> {
         std::fs::remove_dir_all(&rootfs)?;
     }
     println!(
-        "… debootstrap --variant=minbase {SUITE} (once; kept in {})",
+        "… debootstrap --variant=minbase --include={include} {SUITE} (once; kept in {})",
         paths::show(&rootfs)
     );
     let out = duct::cmd!(
         "debootstrap",
         "--variant=minbase",
-        format!("--include={INCLUDE}"),
+        format!("--include={include}"),
         SUITE,
         &partial,
         MIRROR
@@ -221,7 +244,7 @@ fn debian_rootfs() -> anyhow::Result<PathBuf> {
     std::fs::rename(&partial, &rootfs)?;
     std::fs::write(
         &done,
-        format!("debootstrap --variant=minbase {SUITE} {MIRROR}\n"),
+        format!("debootstrap --variant=minbase --include={include} {SUITE} {MIRROR}\n"),
     )?;
     Ok(rootfs)
 }
@@ -298,6 +321,78 @@ fn rust_rootfs(rootfs: &Path, staging: &Path, version: &str) -> anyhow::Result<V
         "ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
         format!("ENV RUST_VERSION={host_version}"),
         "CMD [\"bash\"]".into(),
+    ])
+}
+
+/// What the stand-in's entrypoint does of the official one: `POSTGRES_USER`,
+/// `POSTGRES_PASSWORD`, `POSTGRES_DB`, `POSTGRES_HOST_AUTH_METHOD`, a first
+/// argument starting with `-` meaning options for `postgres`, and dropping
+/// root for the `postgres` user.
+const POSTGRES_ENTRYPOINT: &str = r#"#!/bin/sh
+# Offline stand-in for the official postgres image's entrypoint (written by
+# cargo xtask docker standins): only the parts the kit uses.
+set -eu
+case "${1:-}" in -*) set -- postgres "$@" ;; esac
+if [ "${1:-}" != postgres ]; then exec "$@"; fi
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGDATA" /var/run/postgresql
+    chown postgres:postgres "$PGDATA" /var/run/postgresql
+    chmod 700 "$PGDATA"
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+fi
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    user=${POSTGRES_USER:-postgres}
+    auth=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
+    if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "$auth" != trust ]; then
+        echo "Error: set POSTGRES_PASSWORD, or POSTGRES_HOST_AUTH_METHOD=trust" >&2
+        exit 1
+    fi
+    pwfile=$(mktemp)
+    printf '%s
+' "${POSTGRES_PASSWORD:-}" > "$pwfile"
+    initdb --username="$user" --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8         --auth-local=trust --auth-host="$auth" > /dev/null
+    rm -f "$pwfile"
+    echo "host all all all $auth" >> "$PGDATA/pg_hba.conf"
+    echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
+    db=${POSTGRES_DB:-$user}
+    if [ "$db" != postgres ]; then
+        echo "CREATE DATABASE "$db" OWNER "$user";" | postgres --single -j -D "$PGDATA" postgres > /dev/null
+    fi
+    echo "PostgreSQL init process complete; ready for start up."
+fi
+exec "$@"
+"#;
+
+/// The server packages' tree without the cluster their installation made,
+/// plus the entrypoint; the environment of the official image (except its
+/// STOPSIGNAL SIGINT, which `docker import` cannot set: the tests remove the
+/// container with `docker rm -f` anyway).
+#[cfg(target_os = "linux")]
+fn postgres_rootfs(rootfs: &Path, staging: &Path, major: &str) -> anyhow::Result<Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
+
+    duct::cmd!("cp", "-al", rootfs, staging).run()?;
+    for made_by_postinst in ["var/lib/postgresql", "etc/postgresql"] {
+        let path = staging.join(made_by_postinst).join(major);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    let entrypoint = staging.join("usr/local/bin/docker-entrypoint.sh");
+    std::fs::create_dir_all(entrypoint.parent().expect("a folder"))?;
+    std::fs::write(&entrypoint, POSTGRES_ENTRYPOINT)?;
+    std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o755))?;
+    Ok(vec![
+        format!("ENV PG_MAJOR={major}"),
+        format!(
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/{major}/bin"
+        ),
+        "ENV PGDATA=/var/lib/postgresql/data".into(),
+        "ENV LANG=C.UTF-8".into(),
+        "VOLUME /var/lib/postgresql/data".into(),
+        "ENTRYPOINT [\"docker-entrypoint.sh\"]".into(),
+        "EXPOSE 5432".into(),
+        "CMD [\"postgres\"]".into(),
     ])
 }
 
@@ -417,6 +512,11 @@ mod tests {
             classify("gcr.io/distroless/static-debian13:nonroot"),
             Some(Kind::DistrolessStatic { nonroot: true })
         );
+        assert_eq!(
+            classify("postgres:17-trixie"),
+            Some(Kind::Postgres { major: "17".into() })
+        );
+        assert_eq!(classify("postgres:17-alpine"), None);
         assert_eq!(classify("alpine:3"), None);
     }
 }

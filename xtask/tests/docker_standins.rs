@@ -50,6 +50,7 @@ fn standins_cover_every_named_image_and_rerun_quickly() {
     for image in [
         "rust:1.95-slim-trixie",
         "gcr.io/distroless/cc-debian13:nonroot",
+        "postgres:17-trixie",
     ] {
         assert!(
             again.stdout.contains(image),
@@ -102,4 +103,68 @@ fn the_distroless_runtime_has_no_shell_and_a_numeric_nonroot_user() {
         "true",
     ]);
     assert!(!ran, "a shell ran in {image}: {out}");
+}
+
+/// The tests' database image takes the official image's variables and
+/// `-c` options, and refuses a wrong password.
+#[test]
+fn the_postgres_image_honours_the_official_variables() {
+    if !docker_works() {
+        return;
+    }
+    let (ok, id) = docker(&[
+        "run",
+        "--detach",
+        "--env",
+        "POSTGRES_USER=ibdb",
+        "--env",
+        "POSTGRES_PASSWORD=secret",
+        "--env",
+        "POSTGRES_DB=books",
+        "postgres:17-trixie",
+        "-c",
+        "max_connections=42",
+    ]);
+    assert!(ok, "{id}");
+    let id = id.trim().to_string();
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = docker(&["rm", "--force", "--volumes", &self.0]);
+        }
+    }
+    let _remove = Remove(id.clone());
+    // Bounded: 60 polls of 250 ms.
+    let query = |password: &str, sql: &str| {
+        docker(&[
+            "exec",
+            "--env",
+            &format!("PGPASSWORD={password}"),
+            &id,
+            "psql",
+            "--host=127.0.0.1",
+            "--username=ibdb",
+            "--dbname=books",
+            "--no-align",
+            "--tuples-only",
+            "--command",
+            sql,
+        ])
+    };
+    let mut answer = (false, String::new());
+    for _ in 0..60 {
+        answer = query(
+            "secret",
+            "select current_user || ' ' || current_database() || ' ' || current_setting('max_connections') || ' ' || pg_encoding_to_char(encoding) from pg_database where datname = 'books'",
+        );
+        if answer.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(answer.0, "{}", answer.1);
+    assert_eq!(answer.1.trim(), "ibdb books 42 UTF8");
+    let (ok, out) = query("wrong", "select 1");
+    assert!(!ok, "a wrong password was accepted: {out}");
+    assert!(out.contains("password authentication failed"), "{out}");
 }

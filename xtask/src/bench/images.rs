@@ -5,8 +5,9 @@
 //! - uncompressed size of the stage 02, 03 and IBDb images;
 //! - cold build (`--no-cache`) against a rebuild after a source-only change,
 //!   as a ratio (goal ≤ 0.25);
-//! - `docker run` to the first 200 on the health endpoint (goal ≤ 200 ms);
-//! - idle memory of the IBDb container (goal ≤ 15 MB).
+//! - container start to the first 200 on the health endpoint (goal ≤ 200 ms),
+//!   and the same counting `docker create` too;
+//! - idle memory of the IBDb container (goal ≤ 15 MB), with a database.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -56,8 +57,8 @@ struct Figures {
     size: u64,
     cold: Duration,
     rebuild: Duration,
-    start: Result<Duration, String>,
-    memory: Option<Result<u64, String>>,
+    run: Result<Run, String>,
+    memory: Option<Result<Memory, String>>,
 }
 
 pub fn images() -> anyhow::Result<bool> {
@@ -79,39 +80,56 @@ pub fn images() -> anyhow::Result<bool> {
     }
     println!();
     println!(
-        "{:<26} {:>10} {:>9} {:>9} {:>8} {:>12} {:>10}",
-        "image", "size", "cold", "rebuild", "ratio", "run → 200", "idle RSS"
+        "{:<18} {:>9} {:>6} {:>8} {:>6} {:>10} {:>12} {:>9} {:>9}",
+        "image",
+        "size",
+        "cold",
+        "rebuild",
+        "ratio",
+        "run → 200",
+        "start → 200",
+        "idle RSS",
+        "cgroup"
     );
     for f in &all {
         let ratio = f.rebuild.as_secs_f64() / f.cold.as_secs_f64();
-        let start = match &f.start {
-            Ok(took) => format!("{} ms", took.as_millis()),
-            Err(_) => "failed".into(),
+        let (run, start) = match &f.run {
+            Ok(r) => (
+                format!("{} ms", r.run.as_millis()),
+                format!("{} ms", r.start.as_millis()),
+            ),
+            Err(_) => ("failed".into(), "failed".into()),
         };
-        let memory = match &f.memory {
-            Some(Ok(bytes)) => format!("{:.1} MiB", *bytes as f64 / 1048576.0),
-            Some(Err(_)) => "failed".into(),
-            None => "-".into(),
+        let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / 1048576.0);
+        let (rss, cgroup) = match &f.memory {
+            Some(Ok(m)) => (mib(m.rss), mib(m.cgroup)),
+            Some(Err(_)) => ("failed".into(), "failed".into()),
+            None => ("-".into(), "-".into()),
         };
         println!(
-            "{:<26} {:>10} {:>8.0}s {:>8.0}s {:>8.2} {:>12} {:>10}",
+            "{:<18} {:>9} {:>5.0}s {:>7.0}s {:>6.2} {:>10} {:>12} {:>9} {:>9}",
             f.name,
             docker::megabytes(f.size),
             f.cold.as_secs_f64(),
             f.rebuild.as_secs_f64(),
             ratio,
+            run,
             start,
-            memory
+            rss,
+            cgroup
         );
     }
     println!();
     println!(
-        "goals: rebuild/cold ≤ {REBUILD_GOAL} (multi-stage images), run → 200 ≤ {} ms, IBDb idle RSS ≤ {} MiB",
+        "goals: rebuild/cold ≤ {REBUILD_GOAL} (multi-stage images), start → 200 ≤ {} ms, IBDb idle RSS ≤ {} MiB",
         START_GOAL.as_millis(),
         MEMORY_GOAL / 1048576
     );
+    println!(
+        "run → 200 counts `docker create` too; start → 200 counts from `docker start`. IBDb's includes connecting to PostgreSQL and its migrations."
+    );
     for f in &all {
-        if let Err(why) = &f.start {
+        if let Err(why) = &f.run {
             println!("{}: the container did not answer: {why}", f.name);
         }
         if let Some(Err(why)) = &f.memory {
@@ -162,19 +180,34 @@ fn measure(subject: &Subject, dir: &Path) -> anyhow::Result<Figures> {
         docker::explain_failed_build(&rebuild).0
     );
 
-    let (start, memory) = run(subject, &tag);
+    let (run, memory) = run(subject, &tag);
     Ok(Figures {
         name,
         size,
         cold: cold.took,
         rebuild: rebuild.took,
-        start,
+        run,
         memory,
     })
 }
 
-/// `docker run` to the first 200, then (for IBDb) the idle memory.
-fn run(subject: &Subject, tag: &str) -> (Result<Duration, String>, Option<Result<u64, String>>) {
+/// How fast the service answers, and how much memory it holds idle.
+struct Run {
+    /// `docker create` + `docker start` to the first 200.
+    run: Duration,
+    /// `docker start` to the first 200: the service's own start-up.
+    start: Duration,
+}
+
+struct Memory {
+    /// VmRSS of the service's process.
+    rss: u64,
+    /// What `docker stats` charges to the container.
+    cgroup: u64,
+}
+
+/// Starts the image and polls its health path; then (for IBDb) the idle memory.
+fn run(subject: &Subject, tag: &str) -> (Result<Run, String>, Option<Result<Memory, String>>) {
     let database = if subject.database {
         match crate::db::Throwaway::start() {
             Ok(db) => Some(db),
@@ -183,7 +216,7 @@ fn run(subject: &Subject, tag: &str) -> (Result<Duration, String>, Option<Result
     } else {
         None
     };
-    let started = Instant::now();
+    let created = Instant::now();
     let container = match &database {
         Some(db) => Container::run_on_host_network(tag, &[&format!("DATABASE_URL={}", db.url)]),
         None => Container::run(tag),
@@ -193,24 +226,31 @@ fn run(subject: &Subject, tag: &str) -> (Result<Duration, String>, Option<Result
         Err(e) => return (Err(e), None),
     };
     let url = container.url(subject.health);
-    let mut first_200 = Err(format!("no 200 from {url} within 10 s"));
+    let mut first_200 = None;
     // Bounded: 10 s of polls at most.
-    while started.elapsed() < Duration::from_secs(10) {
+    while created.elapsed() < Duration::from_secs(10) {
         if matches!(http::get(&url, Duration::from_secs(1)), Ok(r) if r.status == 200) {
-            first_200 = Ok(started.elapsed());
+            first_200 = Some(Run {
+                run: created.elapsed(),
+                start: container.started.elapsed(),
+            });
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    if first_200.is_err() {
-        first_200 = Err(format!(
+    let first_200 = first_200.ok_or_else(|| {
+        format!(
             "no 200 from {url} within 10 s; its output:\n{}",
             container.log_tail(10)
-        ));
-    }
+        )
+    });
     let memory = subject.idle_memory.then(|| {
+        // Idle: after start-up, with nothing asking.
         std::thread::sleep(Duration::from_secs(3));
-        container.memory_usage()
+        Ok(Memory {
+            rss: container.process_rss()?,
+            cgroup: container.memory_usage()?,
+        })
     });
     (first_200, memory)
 }

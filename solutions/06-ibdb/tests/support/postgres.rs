@@ -21,7 +21,7 @@ use std::{
 };
 
 /// The image used when Docker provides the server.
-pub const IMAGE: &str = "postgres:17-alpine";
+pub const IMAGE: &str = "postgres:17-trixie";
 
 /// A running server and how to get rid of it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,7 +61,8 @@ pub fn ensure(binary: &str) -> anyhow::Result<PathBuf> {
             "installing {krate} {version} into {} (once; a few minutes)",
             paths::show(&tools_root())
         );
-        // Its own target folder: no waiting for the lock of the shared one.
+        // Its own target folder: no waiting for the lock of the shared one;
+        // the three tools share it, so their common dependencies build once.
         duct::cmd!(
             crate::cargo::program(),
             "install",
@@ -81,8 +82,6 @@ pub fn ensure(binary: &str) -> anyhow::Result<PathBuf> {
                 "`cargo install --locked {krate} --version {version}` failed; see the output above"
             )
         })?;
-        // The build folder holds about 1 GB of artifacts nothing else uses.
-        std::fs::remove_dir_all(tools_root().join("build")).ok();
     }
     Ok(path)
 }
@@ -93,6 +92,8 @@ fn mdbook() -> anyhow::Result<(PathBuf, OsString)> {
     for (_, _, binary) in PINNED {
         ensure(binary)?;
     }
+    // About 1 GB of artifacts nothing else uses, once every tool is there.
+    std::fs::remove_dir_all(tools_root().join("build")).ok();
     let mut dirs = vec![tools_root().join("bin")];
     dirs.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),

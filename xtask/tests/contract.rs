@@ -23,20 +23,10 @@ use std::time::{Duration, Instant};
 
 const SOLUTION: &str = "solutions/06-ibdb";
 
-/// Whether `program args` runs and exits 0.
-fn runs(program: &str, args: &[&str]) -> bool {
-    duct::cmd(program, args)
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|out| out.status.success())
-}
-
 fn schemathesis_works() -> bool {
     support::tool_available(
         "schemathesis",
-        runs("st", &["--version"]),
+        support::runs("st", &["--version"]),
         "pip install schemathesis",
     )
 }
@@ -44,7 +34,7 @@ fn schemathesis_works() -> bool {
 fn spec_validator_works() -> bool {
     support::tool_available(
         "openapi_spec_validator",
-        runs("openapi-spec-validator", &["--version"]),
+        support::runs("openapi-spec-validator", &["--version"]),
         "pip install openapi-spec-validator",
     )
 }

@@ -89,16 +89,13 @@ fn round_trip(how: &str) {
 
 #[test]
 fn a_local_cluster_comes_up_is_reused_and_goes_away() {
-    let found = duct::cmd!(
+    let found = support::runs(
         "sh",
-        "-c",
-        "command -v initdb || ls /usr/lib/postgresql/*/bin/initdb"
-    )
-    .stdout_null()
-    .stderr_null()
-    .unchecked()
-    .run()
-    .is_ok_and(|out| out.status.success());
+        &[
+            "-c",
+            "command -v initdb || ls /usr/lib/postgresql/*/bin/initdb",
+        ],
+    );
     if !support::tool_available(
         "postgres",
         found,
@@ -111,15 +108,9 @@ fn a_local_cluster_comes_up_is_reused_and_goes_away() {
 
 #[test]
 fn a_container_comes_up_is_reused_and_goes_away() {
-    let image = duct::cmd!("docker", "image", "inspect", "postgres:17-trixie")
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|out| out.status.success());
     if !support::tool_available(
         "docker",
-        image,
+        support::runs("docker", &["image", "inspect", "postgres:17-trixie"]),
         "start Docker and pull postgres:17-trixie (offline: cargo xtask docker standins)",
     ) {
         return;

@@ -4,20 +4,6 @@
 
 mod support;
 
-fn docker_works() -> bool {
-    let works = duct::cmd!("docker", "version", "--format", "{{.Server.Version}}")
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|out| out.status.success());
-    support::tool_available(
-        "docker",
-        works,
-        "install Docker and start its engine (on Debian: apt-get install docker.io; dockerd &)",
-    )
-}
-
 fn docker(args: &[&str]) -> (bool, String) {
     let out = duct::cmd("docker", args)
         .stderr_to_stdout()
@@ -35,7 +21,7 @@ fn docker(args: &[&str]) -> (bool, String) {
 /// run builds nothing.
 #[test]
 fn standins_cover_every_named_image_and_rerun_quickly() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let first = support::xtask(&["docker", "standins"]);
@@ -62,7 +48,7 @@ fn standins_cover_every_named_image_and_rerun_quickly() {
 
 #[test]
 fn the_rust_builder_has_the_official_layout() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let (ok, out) = docker(&[
@@ -86,7 +72,7 @@ fn the_rust_builder_has_the_official_layout() {
 
 #[test]
 fn the_distroless_runtime_has_no_shell_and_a_numeric_nonroot_user() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let image = "gcr.io/distroless/cc-debian13:nonroot";
@@ -109,7 +95,7 @@ fn the_distroless_runtime_has_no_shell_and_a_numeric_nonroot_user() {
 /// `-c` options, and refuses a wrong password.
 #[test]
 fn the_postgres_image_honours_the_official_variables() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let (ok, id) = docker(&[

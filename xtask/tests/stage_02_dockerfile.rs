@@ -9,20 +9,6 @@ mod support;
 
 use support::{StageCopy, verify};
 
-fn docker_works() -> bool {
-    let works = duct::cmd!("docker", "version", "--format", "{{.Server.Version}}")
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|out| out.status.success());
-    support::tool_available(
-        "docker",
-        works,
-        "install Docker and start its engine (on Debian: apt-get install docker.io; dockerd &), then `cargo xtask docker standins` when nothing can be pulled",
-    )
-}
-
 fn failed(run: &support::Run) -> Vec<String> {
     run.checks()
         .iter()
@@ -33,7 +19,7 @@ fn failed(run: &support::Run) -> Vec<String> {
 
 #[test]
 fn starter_fails_at_the_build() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let run = verify(&["02"]);
@@ -51,7 +37,7 @@ fn starter_fails_at_the_build() {
 
 #[test]
 fn solution_passes_every_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let run = verify(&["--solutions", "02"]);
@@ -90,7 +76,7 @@ fn solution_passes_every_check() {
 
 #[test]
 fn the_latest_tag_fails_the_pinned_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let copy = StageCopy::new("solutions/02-dockerfile");
@@ -107,7 +93,7 @@ fn the_latest_tag_fails_the_pinned_check() {
 
 #[test]
 fn a_shell_form_cmd_fails() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let copy = StageCopy::new("solutions/02-dockerfile");

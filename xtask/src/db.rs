@@ -16,7 +16,6 @@ pub mod pg;
 /// stopped (container or cluster removed) on drop and when the xtask is
 /// interrupted.
 pub struct Throwaway {
-    pub url: String,
     pub server: pg::Server,
     _cleanup: Option<crate::proc::Registration>,
 }
@@ -29,10 +28,13 @@ impl Throwaway {
             .stop_command()
             .map(|argv| crate::proc::register(crate::proc::Cleanup::Command(argv)));
         Ok(Throwaway {
-            url: server.url.clone(),
             server,
             _cleanup: cleanup,
         })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.server.url
     }
 }
 

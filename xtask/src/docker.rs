@@ -446,16 +446,15 @@ impl Container {
             "-f".into(),
             id.clone(),
         ]));
-        let mut container = Container {
+        // Created first, started now: `started` excludes image unpacking
+        // and container set-up, which are Docker's, not the service's.
+        let container = Container {
             id,
             port,
             started: Instant::now(),
             removed: false,
             _registration: registration,
         };
-        // Created first, started now: `started` excludes image unpacking
-        // and container set-up, which are Docker's, not the service's.
-        container.started = Instant::now();
         docker(&["start", &container.id])?;
         Ok(container)
     }

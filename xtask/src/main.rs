@@ -14,6 +14,7 @@ mod lint;
 mod paths;
 mod proc;
 mod report;
+mod scratch;
 mod stages;
 mod standins;
 mod tools;

@@ -47,19 +47,21 @@ const CC_PACKAGES: &[&str] = &[
 /// The label that marks an image as a stand-in.
 pub const LABEL: &str = "dev.microservices-lab.standin";
 
+/// The tag of an official Docker Hub image `name`, written either way.
+fn official_tag<'a>(image: &'a str, name: &str) -> Option<&'a str> {
+    let short = image.strip_prefix("docker.io/library/").unwrap_or(image);
+    short.strip_prefix(name)?.strip_prefix(':')
+}
+
 fn classify(image: &str) -> Option<Kind> {
-    if let Some(tag) = image
-        .strip_prefix("rust:")
-        .or_else(|| image.strip_prefix("docker.io/library/rust:"))
+    if let Some(tag) = official_tag(image, "rust")
         && let Some(version) = tag.strip_suffix("-slim-trixie")
     {
         return Some(Kind::Rust {
             version: version.to_string(),
         });
     }
-    if let Some(tag) = image
-        .strip_prefix("postgres:")
-        .or_else(|| image.strip_prefix("docker.io/library/postgres:"))
+    if let Some(tag) = official_tag(image, "postgres")
         && let Some(major) = tag.strip_suffix("-trixie")
         && major.chars().all(|c| c.is_ascii_digit())
     {

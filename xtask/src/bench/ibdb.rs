@@ -59,15 +59,15 @@ pub fn ibdb() -> anyhow::Result<bool> {
     }
     let release = crate::paths::target_dir().join("release");
     let db = crate::db::Throwaway::start().map_err(|m| anyhow::anyhow!("{m}"))?;
-    eprintln!("database: {}", db.url);
+    eprintln!("database: {}", db.url());
 
     let ibdb_port = crate::http::free_port();
-    let _ibdb = start(&release.join("ibdb"), ibdb_port, &db.url)?;
+    let _ibdb = start(&release.join("ibdb"), ibdb_port, db.url())?;
     let ibdb = format!("http://127.0.0.1:{ibdb_port}");
     wait_ready(&format!("{ibdb}/readyz"))?;
     seed(&ibdb)?;
     let bare_port = crate::http::free_port();
-    let _bare = start(&release.join("examples/bare"), bare_port, &db.url)?;
+    let _bare = start(&release.join("examples/bare"), bare_port, db.url())?;
     let bare = format!("http://127.0.0.1:{bare_port}");
     wait_ready(&format!("{bare}/books/1"))?;
 

@@ -156,22 +156,9 @@ fn measure(subject: &Subject, dir: &Path) -> anyhow::Result<Figures> {
     let size = docker::image_size(&tag).map_err(anyhow::Error::msg)?;
 
     // A source-only change in a copy: the copy must not disturb the kit.
-    let base = paths::target_dir().join("tmp");
-    std::fs::create_dir_all(&base)?;
-    let temp = tempfile::tempdir_in(base)?;
-    let copy = temp.path().join(&name);
-    copy_tree(dir, &copy)?;
-    let main = copy.join("src/main.rs");
-    let text = std::fs::read_to_string(&main)?;
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    std::fs::write(
-        &main,
-        format!("{text}\n// bench: a source-only change ({nonce})\n"),
-    )?;
+    let copy = crate::scratch::copy_with_source_change(dir, "the image benchmark")?;
     let rebuild_tag = format!("microservices-lab/{name}:bench-rebuild");
-    let rebuild = docker::build(&copy, &rebuild_tag, BUILD_LIMIT)?;
+    let rebuild = docker::build(&copy.path, &rebuild_tag, BUILD_LIMIT)?;
     docker::remove_image(&rebuild_tag);
     anyhow::ensure!(
         rebuild.success,
@@ -218,7 +205,7 @@ fn run(subject: &Subject, tag: &str) -> (Result<Run, String>, Option<Result<Memo
     };
     let created = Instant::now();
     let container = match &database {
-        Some(db) => Container::run_on_host_network(tag, &[&format!("DATABASE_URL={}", db.url)]),
+        Some(db) => Container::run_on_host_network(tag, &[&format!("DATABASE_URL={}", db.url())]),
         None => Container::run(tag),
     };
     let container = match container {
@@ -253,21 +240,4 @@ fn run(subject: &Subject, tag: &str) -> (Result<Run, String>, Option<Result<Memo
         })
     });
     (first_200, memory)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)?.flatten() {
-        let name = entry.file_name();
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }

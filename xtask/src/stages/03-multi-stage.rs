@@ -5,9 +5,9 @@ use std::path::Path;
 
 use super::dockerfile::{self, image_tag};
 use super::{Checker, Stage, Stop};
-use crate::docker;
 use crate::report::Failure;
 use crate::tools::Tool;
+use crate::{docker, scratch};
 
 pub const STAGE: Stage = Stage {
     id: "03-multi-stage",
@@ -211,18 +211,15 @@ fn dependency_cache(ck: &mut Checker) {
     // change was seen twice in long test runs and never reproduced alone: try
     // once more with a new change before calling it a failure. A Dockerfile
     // whose source changes never reach cargo fails both attempts.
-    let mut build = None;
-    for _attempt in 0..2 {
-        match rebuild_after_change(ck, &own) {
-            Some(done) if done.compiled_crates().is_empty() => build = Some(done),
-            Some(done) => {
-                build = Some(done);
-                break;
-            }
-            None => return,
-        }
+    let Some(mut build) = rebuild_after_change(ck, &own) else {
+        return;
+    };
+    if build.compiled_crates().is_empty() {
+        let Some(again) = rebuild_after_change(ck, &own) else {
+            return;
+        };
+        build = again;
     }
-    let Some(build) = build else { return };
     let compiled = build.compiled_crates();
     let deps: Vec<String> = compiled
         .iter()
@@ -272,7 +269,7 @@ fn dependency_cache(ck: &mut Checker) {
 /// Builds a copy of the stage with a unique source-only change; `None` when
 /// that could not be done (the failure is already recorded).
 fn rebuild_after_change(ck: &mut Checker, own: &str) -> Option<docker::Build> {
-    let copy = match changed_copy(&ck.dir) {
+    let copy = match scratch::copy_with_source_change(&ck.dir, "the dependency cache check") {
         Ok(copy) => copy,
         Err(e) => {
             let failure = Failure::new("a copy of the stage folder", e.to_string());
@@ -284,7 +281,6 @@ fn rebuild_after_change(ck: &mut Checker, own: &str) -> Option<docker::Build> {
             return None;
         }
     };
-    let context = copy.path().join(ck.dir.file_name().unwrap_or_default());
     let tag = format!("microservices-lab/{}:rebuild", ck.stage.id);
     ck.note("rebuilding after a source-only change (src/main.rs)");
     // Stop at the first dependency compiled again: that already decides.
@@ -294,7 +290,7 @@ fn rebuild_after_change(ck: &mut Checker, own: &str) -> Option<docker::Build> {
             .any(|(name, _)| *name != own)
     };
     let build = docker::build_until(
-        &context,
+        &copy.path,
         &tag,
         dockerfile::BUILD_LIMIT,
         &recompiles_a_dependency,
@@ -321,42 +317,4 @@ fn package_name(dir: &Path) -> Option<String> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("name = "))
         .map(|v| v.trim().trim_matches('"').to_string())
-}
-
-/// A copy of the stage folder (without target/) whose src/main.rs has one
-/// more comment line: a change to the source and nothing else.
-fn changed_copy(dir: &Path) -> std::io::Result<tempfile::TempDir> {
-    let base = crate::paths::target_dir().join("tmp");
-    std::fs::create_dir_all(&base)?;
-    let temp = tempfile::tempdir_in(base)?;
-    let to = temp.path().join(dir.file_name().unwrap_or_default());
-    copy_tree(dir, &to)?;
-    let main = to.join("src/main.rs");
-    let mut text = std::fs::read_to_string(&main)?;
-    // Unique each time: a change built before would come from the cache.
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    text.push_str(&format!(
-        "\n// A source-only change, made by the dependency cache check ({nonce}).\n"
-    ));
-    std::fs::write(&main, text)?;
-    Ok(temp)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)?.flatten() {
-        let name = entry.file_name();
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        let target = to.join(&name);
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }

@@ -87,7 +87,7 @@ pub fn start(ck: &mut Checker, exe: &Path, db: &Database, todo: &str) -> Result<
         exe,
         &[
             ("PORT", port.to_string()),
-            ("DATABASE_URL", db.url.clone()),
+            ("DATABASE_URL", db.url().to_string()),
             ("RUST_LOG", "info".into()),
         ],
     )

@@ -177,13 +177,12 @@ fn run_tests(dir: &Path, extra: &[&str]) -> Result<(bool, String, String), Strin
 /// mutant in place of `src/handlers.rs`, and runs the tests there. A mutant
 /// that does not compile is an error in MUTANTS, not a caught bug.
 fn run_mutant(dir: &Path, handlers: &str) -> Result<bool, String> {
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let copy = tmp.path().join("07-mocks");
-    copy_tree(dir, &copy).map_err(|e| e.to_string())?;
+    let scratch = crate::scratch::copy_in(&std::env::temp_dir(), dir).map_err(|e| e.to_string())?;
+    let copy = scratch.path.as_path();
     std::fs::write(copy.join("src/handlers.rs"), handlers).map_err(|e| e.to_string())?;
     // The handler tests live in the library (they need the mock, which only
     // exists under cfg(test)): `--lib` skips building the binary's tests.
-    let (passed, stdout, stderr) = run_tests(&copy, &["--lib"])?;
+    let (passed, stdout, stderr) = run_tests(copy, &["--lib"])?;
     if !passed && !stdout.contains("test result:") {
         return Err(format!(
             "the mutant does not compile:\n{}",
@@ -191,24 +190,6 @@ fn run_mutant(dir: &Path, handlers: &str) -> Result<bool, String> {
         ));
     }
     Ok(passed)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            copy_tree(&path, &to.join(&name))?;
-        } else {
-            std::fs::copy(&path, to.join(&name))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Malformed JSON, or a path or query value that does not parse or is out of range.
@@ -30,6 +31,21 @@ pub enum ApiError {
     /// The database is unreachable or too slow: retrying later may work.
     #[error("the database is unavailable, try again later")]
     Unavailable(#[source] Option<sqlx::Error>),
+    /// The database gave up on this request because of a concurrent one
+    /// (deadlock or serialization failure): the same request may succeed now.
+    #[error("the request collided with a concurrent one; send it again")]
+    TryAgain(#[source] sqlx::Error),
+    /// The client did not finish sending its body in time.
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(std::time::Duration),
+    #[error("the URL is longer than the limit of {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request headers are larger than the limit of {0} headers or {1} bytes")]
+    HeadersTooLarge(usize, usize),
+    /// Any other error answered by the framework itself (405 with its
+    /// `Allow` header, ...), turned into a problem by `guard`.
+    #[error("{1}")]
+    Http(StatusCode, String),
     /// A bug or an unexpected database error. Details go to the log only.
     #[error("internal error")]
     Internal(#[source] sqlx::Error),
@@ -50,6 +66,7 @@ impl FieldError {
         }
     }
 }
+
 /// RFC 9457 problem details. `type` is always `about:blank`, which tells
 /// clients that `title` is just the HTTP reason phrase.
 #[derive(Debug, Serialize)]
@@ -71,7 +88,11 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::TryAgain(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge(..) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Http(status, _) => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +105,9 @@ impl IntoResponse for ApiError {
             Self::Internal(source) => tracing::error!(error = %source, "internal error"),
             Self::Unavailable(Some(source)) => {
                 tracing::warn!(error = %source, "database unavailable")
+            }
+            Self::TryAgain(source) => {
+                tracing::warn!(error = %source, "concurrent requests collided")
             }
             _ => {}
         }
@@ -115,9 +139,10 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         // TODO 4: decide what each database error means for the client:
-        // `is_unavailable(&error)` → `Unavailable`; a unique violation (the
-        // ISBN) → `Conflict`; anything else → `Internal`. See
-        // `sqlx::error::DatabaseError::is_unique_violation`.
+        // `is_unavailable(&error)` → `Unavailable`; SQLSTATE 40P01 (deadlock)
+        // or 40001 (serialization failure) → `TryAgain`; a unique violation
+        // (the ISBN) → `Conflict`; anything else → `Internal`. See
+        // `sqlx::error::DatabaseError::is_unique_violation` and `code()`.
         todo!("map {error}")
     }
 }

@@ -5,24 +5,97 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod metrics;
 pub mod models;
 pub mod routes;
+pub mod server;
+
+use std::{
+    future::Future,
+    sync::{Arc, atomic::AtomicBool, atomic::Ordering},
+};
 
 use axum::Router;
 use sqlx::PgPool;
+use tokio::net::TcpListener;
 
 pub use config::Config;
-/// Connects, migrates and builds the router: everything but the socket, so
-/// `main` and the tests start the service the same way.
-pub async fn app(config: &Config) -> Result<(Router, PgPool), sqlx::migrate::MigrateError> {
-    let pool = db::pool(&config.database);
-    db::migrate(&pool, config.database.startup_timeout).await?;
-    let state = routes::AppState {
-        pool: pool.clone(),
+pub use db::StartError;
+
+/// The router and the pool it uses, migrations not run yet.
+fn state(config: &Config) -> routes::AppState {
+    routes::AppState {
+        pool: db::pool(&config.database),
         metrics: metrics::Metrics::default(),
+        migrated: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+// ANCHOR: app
+/// Connects, migrates and builds the router: everything but the socket, for
+/// tests that serve it themselves.
+pub async fn app(config: &Config) -> Result<(Router, PgPool), StartError> {
+    let state = state(config);
+    db::migrate(&state.pool, &config.database).await?;
+    state.migrated.store(true, Ordering::Release);
+    Ok((routes::router(config, state.clone()), state.pool))
+}
+// ANCHOR_END: app
+
+// ANCHOR: run
+/// The whole service on an open socket: serves at once (`/healthz` answers,
+/// `/readyz` says 503) while it waits for the database and migrates it, then
+/// runs until `shutdown` completes. Returns an error if the database cannot
+/// be made ready within `DB_STARTUP_TIMEOUT_MS`, so the process exits and
+/// Kubernetes restarts it.
+pub async fn run(
+    listener: TcpListener,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let state = state(config);
+    let app = routes::router(config, state.clone());
+    let (failed_tx, failed) = tokio::sync::oneshot::channel();
+    let migrating = tokio::spawn({
+        let (state, database) = (state.clone(), config.database.clone());
+        async move {
+            match db::migrate(&state.pool, &database).await {
+                Ok(()) => {
+                    state.migrated.store(true, Ordering::Release);
+                    tracing::info!("database migrated, ready");
+                }
+                Err(error) => drop(failed_tx.send(error)),
+            }
+        }
+    });
+    let mut start_error = None;
+    let stop = async {
+        tokio::select! {
+            () = shutdown => {}
+            Ok(error) = failed => start_error = Some(error),
+        }
     };
-    Ok((routes::router(config, state), pool))
+    server::serve(listener, app, config, stop)
+        .await
+        .map_err(RunError::Serve)?;
+    migrating.abort();
+    // Let PostgreSQL see clean disconnects instead of broken sockets.
+    state.pool.close().await;
+    match start_error {
+        Some(error) => Err(RunError::Start(error)),
+        None => Ok(()),
+    }
+}
+// ANCHOR_END: run
+
+/// Why `run` ended other than by a shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("serving HTTP failed: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM, as in stage 01.

@@ -3,8 +3,8 @@
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request},
-    http::{HeaderMap, StatusCode, header},
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
+    http::{HeaderMap, StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
@@ -13,10 +13,45 @@ use crate::error::{ApiError, FieldError};
 /// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// `axum::extract::Path` with a 400 problem on failure.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// `axum::extract::Path` with a 400 problem on failure. Every path
+/// parameter of IBDb is an id, written the one way ids are written:
+/// `42`, never `042` or `+42` (which would name the same book by another URL).
+#[derive(Debug)]
 pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        for (name, value) in &raw {
+            if !is_id(value) {
+                return Err(ApiError::BadRequest(format!(
+                    "`{name}` must be an id: a whole number from 1 to {}, written without \
+                     sign or leading zeros, not {value:?}",
+                    i64::MAX
+                )));
+            }
+        }
+        let axum::extract::Path(value) = axum::extract::Path::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Self(value))
+    }
+}
+
+/// `1` to `9223372036854775807`, in canonical decimal.
+fn is_id(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_digit())
+        && !value.starts_with('0')
+        && value.parse::<i64>().is_ok()
+}
 
 /// `axum::extract::Query` with a 400 problem on failure.
 #[derive(Debug, FromRequestParts)]

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::{
-    PgPool,
+    Connection, PgConnection, PgPool,
     migrate::{MigrateError, Migrator},
     postgres::PgPoolOptions,
 };
@@ -32,26 +32,99 @@ pub fn pool(config: &DbConfig) -> PgPool {
 }
 // ANCHOR_END: pool
 
+/// Why the database could not be made ready at start. Each message says what
+/// failed, where (the URL without its password) and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "the database at {url} did not accept a connection within {waited:?}; the last \
+         attempt said: {cause}. Is PostgreSQL running and reachable there? Check the host \
+         and port in DATABASE_URL, or wait longer with DB_STARTUP_TIMEOUT_MS"
+    )]
+    Unreachable {
+        url: String,
+        waited: Duration,
+        cause: String,
+    },
+    #[error("the database at {url} refused us: {message}. {hint}")]
+    Refused {
+        url: String,
+        message: String,
+        hint: &'static str,
+    },
+    #[error("migrating the database at {url} failed: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: MigrateError,
+    },
+}
+
 // ANCHOR: migrate
-/// Applies pending migrations, retrying while the database is unreachable
-/// (in Kubernetes the app and its database often start together).
+/// Waits until the database accepts connections, then applies pending
+/// migrations, retrying while it is unreachable (in Kubernetes the app and
+/// its database often start together). Wrong credentials or an unknown
+/// database fail at once: waiting would not fix them.
 ///
 /// Migrations take an advisory lock, so replicas starting at once are safe.
-pub async fn migrate(pool: &PgPool, timeout: Duration) -> Result<(), MigrateError> {
-    let deadline = Instant::now() + timeout;
+pub async fn migrate(pool: &PgPool, config: &DbConfig) -> Result<(), StartError> {
+    let url = config.display_url();
+    let started = Instant::now();
+    let deadline = started + config.startup_timeout;
     let mut delay = Duration::from_millis(100);
     loop {
-        match MIGRATOR.run(pool).await {
-            Ok(()) => return Ok(()),
-            Err(MigrateError::Execute(error))
-                if is_unavailable(&error) && Instant::now() + delay < deadline =>
-            {
-                tracing::warn!(%error, "database not ready, retrying in {delay:?}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(error) => return Err(error),
+        // A connection of our own, not the pool's: a pool time-out would
+        // hide the cause ("connection refused", "no such database").
+        let error = match connect(config, deadline).await {
+            Ok(()) => match MIGRATOR.run(pool).await {
+                Ok(()) => return Ok(()),
+                Err(MigrateError::Execute(error)) if is_unavailable(&error) => error,
+                Err(source) => return Err(StartError::Migrate { url, source }),
+            },
+            Err(error) if is_unavailable(&error) => error,
+            Err(error) => return Err(refused(url, &error)),
+        };
+        if Instant::now() + delay >= deadline {
+            return Err(StartError::Unreachable {
+                url,
+                waited: started.elapsed(),
+                cause: error.to_string(),
+            });
         }
+        tracing::warn!(%error, "database {url} not ready, retrying in {delay:?}");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 // ANCHOR_END: migrate
+
+/// One connection attempt, bounded by `deadline` (a black-holed address
+/// would otherwise hang for the operating system's TCP time-out).
+async fn connect(config: &DbConfig, deadline: Instant) -> Result<(), sqlx::Error> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, PgConnection::connect_with(&config.connect)).await {
+        Ok(connected) => connected?.close().await,
+        Err(_elapsed) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no answer before the start-up deadline",
+        ))),
+    }
+}
+
+/// A refusal that waiting will not fix, with the hint for its SQLSTATE.
+fn refused(url: String, error: &sqlx::Error) -> StartError {
+    let (message, code) = match error {
+        sqlx::Error::Database(db) => (db.message().to_string(), db.code().map(|c| c.into_owned())),
+        other => (other.to_string(), None),
+    };
+    let hint = match code.as_deref() {
+        // invalid_catalog_name
+        Some("3D000") => "Create that database, or fix the name at the end of DATABASE_URL",
+        // invalid_password, invalid_authorization_specification
+        Some("28P01" | "28000") => {
+            "Check the user name and password in DATABASE_URL (and pg_hba.conf on the server)"
+        }
+        _ => "Check DATABASE_URL and the server's log",
+    };
+    StartError::Refused { url, message, hint }
+}

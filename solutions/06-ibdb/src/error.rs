@@ -32,6 +32,21 @@ pub enum ApiError {
     /// The database is unreachable or too slow: retrying later may work.
     #[error("the database is unavailable, try again later")]
     Unavailable(#[source] Option<sqlx::Error>),
+    /// The database gave up on this request because of a concurrent one
+    /// (deadlock or serialization failure): the same request may succeed now.
+    #[error("the request collided with a concurrent one; send it again")]
+    TryAgain(#[source] sqlx::Error),
+    /// The client did not finish sending its body in time.
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(std::time::Duration),
+    #[error("the URL is longer than the limit of {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request headers are larger than the limit of {0} headers or {1} bytes")]
+    HeadersTooLarge(usize, usize),
+    /// Any other error answered by the framework itself (405 with its
+    /// `Allow` header, ...), turned into a problem by `guard`.
+    #[error("{1}")]
+    Http(StatusCode, String),
     /// A bug or an unexpected database error. Details go to the log only.
     #[error("internal error")]
     Internal(#[source] sqlx::Error),
@@ -76,7 +91,11 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::TryAgain(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge(..) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::Http(status, _) => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,6 +108,9 @@ impl IntoResponse for ApiError {
             Self::Internal(source) => tracing::error!(error = %source, "internal error"),
             Self::Unavailable(Some(source)) => {
                 tracing::warn!(error = %source, "database unavailable")
+            }
+            Self::TryAgain(source) => {
+                tracing::warn!(error = %source, "concurrent requests collided")
             }
             _ => {}
         }
@@ -125,6 +147,12 @@ impl From<sqlx::Error> for ApiError {
             return Self::Unavailable(Some(error));
         }
         if let sqlx::Error::Database(db) = &error {
+            // SQLSTATE 40001 (serialization_failure) and 40P01
+            // (deadlock_detected): PostgreSQL rolled this request back so a
+            // concurrent one could go on. Not a bug of the request: 503.
+            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+                return Self::TryAgain(error);
+            }
             if db.is_unique_violation() {
                 // The only unique column a client can choose is the ISBN.
                 return Self::Conflict("another book already has this ISBN".into());

@@ -1,39 +1,51 @@
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    process::ExitCode,
+};
 
 use tracing_subscriber::EnvFilter;
 
 // ANCHOR: main
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
 
-    let config = ibdb::Config::from_env().unwrap_or_else(|message| {
-        tracing::error!("{message}");
-        std::process::exit(2);
-    });
-    // Fails (and Kubernetes restarts us) if the database stays unreachable
-    // for longer than DB_STARTUP_TIMEOUT_MS.
-    let (app, pool) = tokio::select! {
-        built = ibdb::app(&config) => built?,
-        // `docker stop` or a rollout while the database is still down.
-        () = ibdb::shutdown_signal() => {
-            tracing::info!("stopped before the database answered");
-            return Ok(());
+    // Exit codes: 2 for a setting to fix, 1 for anything else.
+    let config = match ibdb::Config::from_env() {
+        Ok(config) => config,
+        Err(message) => {
+            tracing::error!("{message}");
+            return ExitCode::from(2);
         }
     };
-    tracing::info!("database migrated");
-
+    // Bind first: `/healthz` answers while the database is still awaited.
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.port));
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("listening on {}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(ibdb::shutdown_signal())
-        .await?;
-    // Let PostgreSQL see clean disconnects instead of broken sockets.
-    pool.close().await;
-    tracing::info!("stopped");
-    Ok(())
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(
+                "cannot listen on {addr}: {error}. Is another program (another IBDb?) \
+                 using port {}? Stop it, or choose another port with PORT",
+                config.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(local) => tracing::info!("listening on {local}"),
+        Err(_) => tracing::info!("listening on {addr}"),
+    }
+    match ibdb::run(listener, &config, ibdb::shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 // ANCHOR_END: main

@@ -3,9 +3,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{assert_problem, failing_fields, spawn_app};
+use support::{assert_problem, failing_fields, spawn_app, spawn_app_with};
 
 // ---- Operations ----------------------------------------------------------
 
@@ -152,6 +154,36 @@ async fn non_numeric_or_overflowing_ids_are_400() {
         assert_problem(app.get(path).await, StatusCode::BAD_REQUEST).await;
     }
     assert_problem(app.delete("/reviews/x").await, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn ids_are_written_one_way_only() {
+    let app = spawn_app().await;
+    let id = app.create_book("Dune", "Frank Herbert").await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/books/{id}")).await.status(),
+        StatusCode::OK
+    );
+    for path in [
+        format!("/books/0{id}"),
+        format!("/books/+{id}"),
+        "/books/0".to_string(),
+        "/books/-1".to_string(),
+        format!("/books/{id}%20"),
+        format!("/books/0{id}/reviews"),
+    ] {
+        let problem = assert_problem(app.get(&path).await, StatusCode::BAD_REQUEST).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("leading zeros"),
+            "{path}: {problem}"
+        );
+    }
+    assert_problem(app.delete("/reviews/007").await, StatusCode::BAD_REQUEST).await;
 }
 
 #[tokio::test]
@@ -656,4 +688,90 @@ async fn delete_review_updates_the_rating() {
         "no reviews left: null again"
     );
     assert_eq!(book["review_count"], 0);
+}
+
+// ---- Errors the framework answers: problem documents too -----------------
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_problem_with_allow() {
+    let app = spawn_app().await;
+    let response = app.client.patch(app.url("/books")).send().await.unwrap();
+    let allow = response.headers()["allow"].to_str().unwrap().to_string();
+    assert!(
+        allow.contains("GET") && allow.contains("POST"),
+        "Allow: {allow}"
+    );
+    let problem = assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("PATCH"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_long_url_is_a_414_problem() {
+    let app = spawn_app().await;
+    let path = format!("/books?q={}", "a".repeat(9 * 1024));
+    assert_problem(app.get(&path).await, StatusCode::URI_TOO_LONG).await;
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_a_431_problem() {
+    let app = spawn_app().await;
+    let mut many = app.client.get(app.url("/books"));
+    for i in 0..150 {
+        many = many.header(format!("x-header-{i}"), "value");
+    }
+    let response = many.send().await.unwrap();
+    assert_problem(response, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+    let large = app
+        .client
+        .get(app.url("/books"))
+        .header("x-large", "v".repeat(20 * 1024));
+    let response = large.send().await.unwrap();
+    assert_problem(response, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+}
+
+/// Sends `head` and the start of a body by hand, then reads the answer.
+async fn raw_exchange(app: &support::TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    // Bounded: the server answers or closes well within this.
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "no answer within 20 s; got so far: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_slower_than_the_request_timeout_is_a_408_problem() {
+    let app = spawn_app_with(|config| config.request_timeout = Duration::from_millis(500)).await;
+    let answer = raw_exchange(
+        &app,
+        b"POST /books HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\nConnection: close\r\n\r\n{\"title\":",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer
+            .to_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_head_is_cut_off() {
+    let app =
+        spawn_app_with(|config| config.header_read_timeout = Duration::from_millis(500)).await;
+    // Before the header time-out this connection stayed open for ever.
+    let answer = raw_exchange(&app, b"GET /books HTTP/1.1\r\nHost: x\r\n").await;
+    assert!(!answer.contains("200 OK"), "{answer}");
 }

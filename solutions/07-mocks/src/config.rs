@@ -55,28 +55,51 @@ impl Config {
              (`cargo xtask db up` starts a database and prints its URL)"
                 .to_string()
         })?;
-        let connect = PgConnectOptions::from_str(&url)
-            .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
-        let mut database = DbConfig::new(connect);
-        database.max_connections = parse("DB_MAX_CONNECTIONS", database.max_connections)?;
-        database.acquire_timeout = millis("DB_ACQUIRE_TIMEOUT_MS", database.acquire_timeout)?;
-        database.startup_timeout = millis("DB_STARTUP_TIMEOUT_MS", database.startup_timeout)?;
+        let mut database = DbConfig::new(database_url(&url)?);
+        database.max_connections = number("DB_MAX_CONNECTIONS", 1..=1000, 10)?;
+        database.acquire_timeout = millis("DB_ACQUIRE_TIMEOUT_MS", 3_000)?;
+        database.startup_timeout = millis("DB_STARTUP_TIMEOUT_MS", 30_000)?;
         let mut config = Config::new(database);
-        config.port = parse("PORT", config.port)?;
+        config.port = number("PORT", 0..=65535, 8000)?;
         Ok(config)
     }
 }
 
-fn parse<T: FromStr>(name: &str, default: T) -> Result<T, String> {
-    match env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value
-            .parse()
-            .map_err(|_| format!("{name} must be a non-negative number, not {value:?}")),
+/// Only PostgreSQL URLs: sqlx would read `mysql://...` as PostgreSQL options.
+fn database_url(url: &str) -> Result<PgConnectOptions, String> {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    if !matches!(scheme, "postgres" | "postgresql") {
+        return Err(format!(
+            "DATABASE_URL must start with postgres:// or postgresql://, not {:?}; \
+             for example postgres://ibdb:secret@127.0.0.1:5432/ibdb",
+            format!("{scheme}://")
+        ));
+    }
+    PgConnectOptions::from_str(url)
+        .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL ({e})"))
+}
+
+/// A whole number in `range`, or `default` when the variable is not set;
+/// checked at start so a typo ends the process (exit 2) with this message
+/// instead of a panic later.
+fn number<T>(name: &str, range: std::ops::RangeInclusive<T>, default: T) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display,
+{
+    let Ok(value) = env::var(name) else {
+        return Ok(default);
+    };
+    match value.trim().parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{name} must be a whole number from {} to {}, not {value:?} (unset, it is {default})",
+            range.start(),
+            range.end()
+        )),
     }
 }
 
-fn millis(name: &str, default: Duration) -> Result<Duration, String> {
-    let ms = parse(name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX))?;
-    Ok(Duration::from_millis(ms))
+/// Milliseconds, at least 1 (0 would fail every request) and at most an hour.
+fn millis(name: &str, default: u64) -> Result<Duration, String> {
+    number(name, 1..=3_600_000, default).map(Duration::from_millis)
 }

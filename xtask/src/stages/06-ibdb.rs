@@ -34,6 +34,9 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         "the service must connect and migrate at start",
     )?;
     expect_json(ck, &server.url("/"), 200, r#"{"status":"OK"}"#, "")?;
+    // The service answers /healthz before its migrations have run (its
+    // port is bound first, for Kubernetes' probes): give /readyz time.
+    wait_until_ready(&server.url("/readyz"), Duration::from_secs(30));
     expect_json(
         ck,
         &server.url("/readyz"),
@@ -47,6 +50,20 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
     shutdown_under_load(ck, &server.url(&book), &review_url, &mut server)?;
     drop(db);
     cargo_test(ck)
+}
+
+/// Polls `url` until it answers 200 or `timeout` passes; the check after it
+/// reports what it answers then.
+fn wait_until_ready(url: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    // Bounded by time, and by count at one poll per 100 ms.
+    for _ in 0..=timeout.as_millis() / 100 {
+        let ready = crate::http::get(url, Duration::from_secs(3)).is_ok_and(|r| r.status == 200);
+        if ready || Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn agent() -> ureq::Agent {

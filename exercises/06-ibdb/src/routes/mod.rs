@@ -7,16 +7,15 @@ pub mod reviews;
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use axum::{
     Router,
-    error_handling::HandleErrorLayer,
-    extract::{DefaultBodyLimit, FromRef, Request},
+    extract::{DefaultBodyLimit, FromRef, Request, State},
     http::{HeaderValue, header},
-    middleware,
-    response::IntoResponse,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{delete, get},
 };
 use sqlx::PgPool;
@@ -33,6 +32,9 @@ use crate::{config::Config, error::ApiError, extract::BODY_LIMIT, metrics::Metri
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: Metrics,
+    /// Set once the migrations have run; until then the routes that need the
+    /// database answer 503 (the port is open from the start, for `/healthz`).
+    pub migrated: Arc<AtomicBool>,
 }
 
 impl FromRef<AppState> for PgPool {
@@ -53,11 +55,7 @@ pub const OPENAPI: &str = include_str!("../../openapi.yaml");
 // ANCHOR: router
 pub fn router(config: &Config, state: AppState) -> Router {
     let api = Router::new()
-        .route("/", get(health::alive))
-        .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
-        .route("/metrics", get(crate::metrics::export))
-        .route("/openapi.yaml", get(openapi))
         .route("/books", get(books::list).post(books::create))
         .route(
             "/books/{id}",
@@ -68,6 +66,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
             get(reviews::list).post(reviews::create),
         )
         .route("/reviews/{id}", delete(reviews::delete))
+        // Only the routes above need the migrated database.
+        .route_layer(middleware::from_fn_with_state(
+            state.migrated.clone(),
+            require_migrated,
+        ))
+        .route("/", get(health::alive))
+        .route("/healthz", get(health::alive))
+        .route("/metrics", get(crate::metrics::export))
+        .route("/openapi.yaml", get(openapi))
         .fallback(unknown_route);
 
     let request_id = header::HeaderName::from_static("x-request-id");
@@ -93,11 +100,12 @@ pub fn router(config: &Config, state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::track,
         ))
-        // A request still running after the timeout gets a 503 problem.
-        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-            ApiError::Unavailable(None)
-        }))
-        .timeout(config.request_timeout)
+        // Head size limits, the request timeout (503, or 408 for a body
+        // still arriving), and a problem document for every error.
+        .layer(middleware::from_fn_with_state(
+            config.request_timeout,
+            crate::guard::guard,
+        ))
         // Bodies are read by our extractors, which turn the limit into a 413
         // problem (tower-http's RequestBodyLimitLayer would answer in plain text).
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
@@ -108,6 +116,18 @@ pub fn router(config: &Config, state: AppState) -> Router {
 
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
+
+async fn require_migrated(
+    State(migrated): State<Arc<AtomicBool>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if migrated.load(Ordering::Acquire) {
+        next.run(request).await
+    } else {
+        ApiError::Unavailable(None).into_response()
+    }
 }
 
 async fn unknown_route() -> ApiError {

@@ -70,23 +70,46 @@ pub async fn create(
 }
 // ANCHOR_END: create
 
+// ANCHOR: delete
 /// `DELETE /reviews/{id}`: removes the review and its share of the summary.
+///
+/// Locks the book first, then the review: the order `DELETE /books/{id}`
+/// takes them in (the book, then its reviews by `ON DELETE CASCADE`). Taken
+/// the other way round, the two requests can wait for each other, and
+/// PostgreSQL breaks the deadlock by failing one of them.
 pub async fn delete(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let deleted: Option<i64> = sqlx::query_scalar(
-        "WITH gone AS (DELETE FROM reviews WHERE id = $1 RETURNING book_id, rating) \
-         UPDATE books SET review_count = review_count - 1, rating_sum = rating_sum - gone.rating \
-         FROM gone WHERE books.id = gone.book_id RETURNING books.id",
+    let mut tx = pool.begin().await?;
+    let book: Option<i64> = sqlx::query_scalar(
+        "SELECT books.id FROM books JOIN reviews ON reviews.book_id = books.id \
+         WHERE reviews.id = $1 FOR UPDATE OF books",
     )
     .bind(id)
-    .fetch_optional(&pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    let Some(book) = book else {
+        return Err(ApiError::NotFound(format!(
+            "there is no review with id {id}"
+        )));
+    };
+    let deleted: Option<i64> = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM reviews WHERE id = $1 RETURNING rating) \
+         UPDATE books SET review_count = review_count - 1, rating_sum = rating_sum - gone.rating \
+         FROM gone WHERE books.id = $2 RETURNING books.id",
+    )
+    .bind(id)
+    .bind(book)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
     match deleted {
         Some(_) => Ok(StatusCode::NO_CONTENT),
+        // Deleted by a concurrent request after we locked the book.
         None => Err(ApiError::NotFound(format!(
             "there is no review with id {id}"
         ))),
     }
 }
+// ANCHOR_END: delete

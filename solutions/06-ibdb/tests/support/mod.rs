@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Not every test file uses every helper.
 
 pub mod postgres;
+pub mod process;
 pub mod proxy;
 
 use std::{
@@ -77,6 +78,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Its URL, for the binary's `DATABASE_URL`.
+    pub fn url(&self) -> String {
+        let server = &server().url;
+        let (base, rest) = server.rsplit_once('/').expect("a URL with a database");
+        let query = rest
+            .split_once('?')
+            .map_or(String::new(), |(_, q)| format!("?{q}"));
+        format!("{base}/{}{query}", self.name)
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         // Drop runs inside the test's runtime, which must not block on
@@ -129,8 +142,14 @@ pub fn test_config(connect: PgConnectOptions) -> Config {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with settings changed by `configure` (shorter time-outs...).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new().await;
-    let config = test_config(db.options.clone());
+    let mut config = test_config(db.options.clone());
+    configure(&mut config);
     spawn(config, db, None).await
 }
 
@@ -150,8 +169,11 @@ async fn spawn(config: Config, db: TestDb, proxy: Option<proxy::Proxy>) -> TestA
     let (app, pool) = ibdb::app(&config).await.expect("migrations run");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
+    // The service's own server loop (header time-out and all), never shut down.
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        ibdb::server::serve(listener, app, &config, std::future::pending())
+            .await
+            .unwrap();
     });
     let client = Client::builder()
         .no_proxy()

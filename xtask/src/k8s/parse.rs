@@ -643,6 +643,15 @@ spec:
     }
 
     #[test]
+    fn the_schema_version_comes_from_the_k8s_openapi_feature() {
+        let version = kubernetes_version();
+        let minor = version
+            .strip_prefix("1.")
+            .and_then(|m| m.parse::<u32>().ok());
+        assert!(minor.is_some_and(|m| m >= 33), "{version}");
+    }
+
+    #[test]
     fn type_errors_have_lines() {
         let text = DEPLOYMENT.replace("  template:", "  replicas: three\n  template:");
         let (_, problems) = load_text("d.yaml", &text);

@@ -3,8 +3,10 @@
 //! JSON the way sigs.k8s.io/yaml does before anything reaches the API server.
 //!
 //! Upstream, kubectl turns each document into JSON with
-//! `sigs.k8s.io/yaml` `YAMLToJSON` (yaml.go), which decodes with its fork of
-//! go-yaml v2 (`goyaml.v2/resolve.go`): an unquoted `yes`, `no`, `on`, `off`,
+//! `sigs.k8s.io/yaml` `YAMLToJSON` (yaml.go; apimachinery's
+//! `pkg/util/yaml` `ToJSON` calls it), which decodes with go-yaml v2 (its
+//! fork `goyaml.v2/resolve.go` up to v1.4.0, `go.yaml.in/yaml/v2` from
+//! v1.5.0 on, the same rules): an unquoted `yes`, `no`, `on`, `off`,
 //! `y`, `n`, `true`, `false` is a boolean, `8000`, `0x1F`, `0777`, `1.0`,
 //! `1e3` are numbers, `~`, `null` and nothing are null, and map keys that
 //! resolve to numbers or booleans become their text. Quoted and block (`|`,
@@ -505,6 +507,13 @@ mod tests {
             to_json(&node).unwrap(),
             serde_json::json!({"true": 1, "80": 3})
         );
+    }
+
+    #[test]
+    fn syntax_errors_name_their_file_line() {
+        let e = parse("a: 1\nb: [1, 2\n", 4).unwrap_err();
+        assert!(e.line >= 6, "{e:?}");
+        assert!(parse("# only a comment\n", 0).unwrap().is_none());
     }
 
     #[test]

@@ -436,3 +436,58 @@ fn a_liveness_probe_asking_for_two_successes_fails_the_probes_check() {
         source: "pkg/apis/core/validation/validation.go validateContainers",
     });
 }
+
+#[test]
+fn a_probe_with_two_handlers_fails_the_probes_check() {
+    // pkg/apis/core/validation/validation.go validateHandler:
+    // "may not specify more than 1 handler type".
+    check(Case {
+        edits: &[(
+            DEPLOYMENT,
+            "          readinessProbe:\n            httpGet:\n              path: /\n              port: http\n",
+            "          readinessProbe:\n            httpGet:\n              path: /\n              port: http\n            tcpSocket:\n              port: http\n",
+        )],
+        failed: &["probes"],
+        at: (DEPLOYMENT, "tcpSocket:"),
+        message: "Deployment/health: container health: readinessProbe has httpGet and tcpSocket (the API server refuses it: may not specify more than 1 handler type)",
+        hint: "keep one way to probe",
+        source: "pkg/apis/core/validation/validation.go validateHandler",
+    });
+}
+
+#[test]
+fn a_grpc_probe_port_out_of_range_fails_the_ports_check() {
+    // apimachinery validation.go IsValidPortNum, applied to probe ports.
+    check(Case {
+        edits: &[(
+            DEPLOYMENT,
+            "          livenessProbe:\n            httpGet:\n              path: /\n              port: http\n",
+            "          livenessProbe:\n            grpc:\n              port: 70000\n",
+        )],
+        failed: &["ports"],
+        at: (DEPLOYMENT, "port: 70000"),
+        message: "Deployment/health: container health: livenessProbe.grpc.port 70000 must be between 1 and 65535, inclusive",
+        hint: "1 to 65535",
+        source: "apimachinery pkg/util/validation/validation.go IsValidPortNum",
+    });
+}
+
+// ---- YAML ----------------------------------------------------------------------
+
+#[test]
+fn a_key_given_twice_fails_the_parse_check() {
+    // kubernetes-sigs/yaml goyaml.v2/decode.go setMapIndex: YAMLToJSON is not
+    // strict, so the last value wins and the first is lost without a word.
+    check(Case {
+        edits: &[(
+            CONFIGMAP,
+            "RUST_LOG: info",
+            "RUST_LOG: info\n  RUST_LOG: debug",
+        )],
+        failed: &["parse"],
+        at: (CONFIGMAP, "RUST_LOG: debug"),
+        message: "the key RUST_LOG appears twice in one mapping (first on line 10); kubectl keeps only this last one",
+        hint: "keep one of them",
+        source: "goyaml.v2/decode.go setMapIndex",
+    });
+}

@@ -167,6 +167,17 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
                 continue;
             }
         };
+        for (key, first, again) in yaml::duplicate_keys(&tree) {
+            problems.push(Problem::new(
+                "parse",
+                file,
+                Some(again),
+                format!(
+                    "the key {key} appears twice in one mapping (first on line {first}); kubectl keeps only this last one and drops the other without a word"
+                ),
+                "keep one of them: YAML forbids a key twice in the same mapping (merge the two, for example both lists of env)",
+            ));
+        }
         let value = match yaml::to_json(&tree) {
             Ok(value) => value,
             Err(e) => {

@@ -375,6 +375,32 @@ pub fn key_string(key: &Node) -> Option<String> {
     })
 }
 
+/// Keys given twice in one mapping, anywhere below `node`: (key, first
+/// line, line of the repeat). go-yaml v2 keeps the last one without a word
+/// unless decoding strictly (goyaml.v2/decode.go `setMapIndex`), and
+/// `YAMLToJSON` is not strict.
+pub fn duplicate_keys(node: &Node) -> Vec<(String, usize, usize)> {
+    let mut found = Vec::new();
+    match &node.kind {
+        Kind::Scalar(_) => {}
+        Kind::Seq(items) => items.iter().for_each(|i| found.extend(duplicate_keys(i))),
+        Kind::Map(entries) => {
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for (key, value) in entries {
+                if let Some(name) = key_string(key).filter(|k| k != "<<") {
+                    if let Some(&first) = seen.get(&name) {
+                        found.push((name, first, key.line));
+                    } else {
+                        seen.insert(name, key.line);
+                    }
+                }
+                found.extend(duplicate_keys(value));
+            }
+        }
+    }
+    found
+}
+
 /// The JSON kubectl sends for `node`; errors name the line.
 pub fn to_json(node: &Node) -> Result<serde_json::Value, SyntaxError> {
     use serde_json::Value;
@@ -514,6 +540,22 @@ mod tests {
         let e = parse("a: 1\nb: [1, 2\n", 4).unwrap_err();
         assert!(e.line >= 6, "{e:?}");
         assert!(parse("# only a comment\n", 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_and_the_last_one_wins() {
+        // goyaml.v2/decode.go setMapIndex: without strict mode the last value wins.
+        let node = parse("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            duplicate_keys(&node),
+            [("c".to_string(), 3, 4), ("a".to_string(), 1, 5)]
+        );
+        assert_eq!(
+            to_json(&node).unwrap(),
+            serde_json::json!({"a": 3, "b": {"c": 2}})
+        );
     }
 
     #[test]

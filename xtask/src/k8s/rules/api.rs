@@ -348,6 +348,46 @@ fn probe_rules(
             ));
         }
     }
+    // validateHandler: exactly one of exec, httpGet, tcpSocket, grpc.
+    let handlers: Vec<&str> = [
+        ("exec", probe.exec.is_some()),
+        ("httpGet", probe.http_get.is_some()),
+        ("tcpSocket", probe.tcp_socket.is_some()),
+        ("grpc", probe.grpc.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(handler, set)| set.then_some(handler))
+    .collect();
+    if let [_, second, ..] = handlers.as_slice() {
+        out.push(problem(
+            doc,
+            "probes",
+            &path(&format!("{base}.{second}")),
+            format!(
+                "container {}: {name} has {} (the API server refuses it: may not specify more than 1 handler type)",
+                c.name,
+                handlers.join(" and ")
+            ),
+            "keep one way to probe: httpGet: {path: /, port: http}",
+        ));
+    }
+    if let Some(grpc) = &probe.grpc {
+        let errs = validation::port_number(grpc.port);
+        if !errs.is_empty() {
+            out.push(problem(
+                doc,
+                "ports",
+                &path(&format!("{base}.grpc.port")),
+                format!(
+                    "container {}: {name}.grpc.port {} {}",
+                    c.name,
+                    grpc.port,
+                    errs.join("; ")
+                ),
+                "the container port of the gRPC health service, 1 to 65535",
+            ));
+        }
+    }
     if let Some(scheme) = probe.http_get.as_ref().and_then(|h| h.scheme.as_deref())
         && !SCHEMES.contains(&scheme)
     {

@@ -477,7 +477,7 @@ fn a_grpc_probe_port_out_of_range_fails_the_ports_check() {
 #[test]
 fn a_key_given_twice_fails_the_parse_check() {
     // kubernetes-sigs/yaml goyaml.v2/decode.go setMapIndex: YAMLToJSON is not
-    // strict, so the last value wins and the first is lost without a word.
+    // strict, so the last value wins.
     check(Case {
         edits: &[(
             CONFIGMAP,
@@ -486,7 +486,7 @@ fn a_key_given_twice_fails_the_parse_check() {
         )],
         failed: &["parse"],
         at: (CONFIGMAP, "RUST_LOG: debug"),
-        message: "the key RUST_LOG appears twice in one mapping (first on line 10); kubectl keeps only this last one",
+        message: "the key RUST_LOG appears twice in one mapping (first on line 10); YAML forbids that, and a lenient reader such as kubectl's YAML library keeps only this last one",
         hint: "keep one of them",
         source: "goyaml.v2/decode.go setMapIndex",
     });

@@ -173,7 +173,7 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
                 file,
                 Some(again),
                 format!(
-                    "the key {key} appears twice in one mapping (first on line {first}); kubectl keeps only this last one and drops the other without a word"
+                    "the key {key} appears twice in one mapping (first on line {first}); YAML forbids that, and a lenient reader such as kubectl's YAML library keeps only this last one"
                 ),
                 "keep one of them: YAML forbids a key twice in the same mapping (merge the two, for example both lists of env)",
             ));

@@ -376,9 +376,9 @@ pub fn key_string(key: &Node) -> Option<String> {
 }
 
 /// Keys given twice in one mapping, anywhere below `node`: (key, first
-/// line, line of the repeat). go-yaml v2 keeps the last one without a word
-/// unless decoding strictly (goyaml.v2/decode.go `setMapIndex`), and
-/// `YAMLToJSON` is not strict.
+/// line, line of the repeat). go-yaml v2 keeps the last one unless decoding
+/// strictly (goyaml.v2/decode.go `setMapIndex`), and `YAMLToJSON` is not
+/// strict.
 pub fn duplicate_keys(node: &Node) -> Vec<(String, usize, usize)> {
     let mut found = Vec::new();
     match &node.kind {

@@ -362,16 +362,30 @@ fn mistyped(doc: &Doc, at: &[Seg], line: Option<usize>, text: &str, value: Typed
         _ => "- ".to_string(),
     };
     let shown = if text.is_empty() { "(nothing)" } else { text };
-    Problem::new(
-        "parse",
-        &doc.file,
-        line,
+    // k3d.yaml and skaffold.yaml are read by their own tools, not the API server.
+    let api_version = doc.json.get("apiVersion").and_then(|v| v.as_str());
+    let kubernetes =
+        !api_version.is_some_and(|v| v == super::files::K3D_API || v == super::files::SKAFFOLD_API);
+    let message = if kubernetes {
         format!(
             "{}: {} is {shown}, unquoted, which kubectl reads as {} (YAML 1.1, as sigs.k8s.io/yaml decodes it), but the field holds a string: the API server refuses the object",
             doc.title(),
             PathText(at),
             value.describe()
-        ),
+        )
+    } else {
+        format!(
+            "{}: {} is {shown}, unquoted, which YAML 1.1 reads as {}, but the field holds a string",
+            doc.title(),
+            PathText(at),
+            value.describe()
+        )
+    };
+    Problem::new(
+        "parse",
+        &doc.file,
+        line,
+        message,
         format!(
             "quote it: {key}\"{text}\" (unquoted yes/no/on/off/y/n/true/false are booleans, 8000, 1.0 and 0x1F numbers, ~ and null nothing)"
         ),
@@ -651,6 +665,21 @@ spec:
             problems[1].hint
         );
         assert_eq!(found[2].0, Some(9));
+    }
+
+    #[test]
+    fn an_unquoted_port_in_k3d_yaml_is_not_blamed_on_the_api_server() {
+        let text = "apiVersion: k3d.io/v1alpha5\nkind: Simple\nmetadata:\n  name: x\nregistries:\n  create:\n    name: registry.localhost\n    hostPort: 5000\n";
+        let (_, problems) = load_text("k3d.yaml", text);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].line, Some(8));
+        assert!(
+            problems[0].message.ends_with(
+                "registries.create.hostPort is 5000, unquoted, which YAML 1.1 reads as a number, but the field holds a string"
+            ),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[test]

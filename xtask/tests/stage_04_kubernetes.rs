@@ -27,6 +27,7 @@ fn starter_fails_with_the_open_todos() {
         "resources",
         "security",
         "service",
+        "targetPort",
         "port",
         "config",
     ] {
@@ -53,8 +54,11 @@ fn solution_passes_the_static_checks() {
     }
     for name in [
         "parse",
+        "names",
         "selector",
         "image",
+        "values",
+        "ports",
         "probes",
         "resources",
         "security",

@@ -23,7 +23,7 @@ pub struct K3d {
     #[serde(default)]
     pub ports: Vec<K3dPort>,
     pub registries: Option<K3dRegistries>,
-    pub options: Option<serde_yaml::Value>,
+    pub options: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +73,7 @@ pub struct Skaffold {
 pub struct SkaffoldBuild {
     #[serde(default)]
     pub artifacts: Vec<SkaffoldArtifact>,
-    pub tag_policy: Option<serde_yaml::Value>,
+    pub tag_policy: Option<serde_json::Value>,
     pub local: Option<SkaffoldLocal>,
 }
 
@@ -108,7 +108,7 @@ pub struct SkaffoldManifests {
 pub struct SkaffoldDeploy {
     pub kube_context: Option<String>,
     pub helm: Option<SkaffoldHelm>,
-    pub kubectl: Option<serde_yaml::Value>,
+    pub kubectl: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,7 +127,7 @@ pub struct SkaffoldRelease {
     #[serde(default)]
     pub set_value_templates: BTreeMap<String, String>,
     #[serde(default)]
-    pub set_values: BTreeMap<String, serde_yaml::Value>,
+    pub set_values: BTreeMap<String, serde_json::Value>,
     pub wait: Option<bool>,
 }
 
@@ -137,7 +137,7 @@ pub struct SkaffoldPortForward {
     pub resource_type: String,
     pub resource_name: String,
     pub namespace: Option<String>,
-    pub port: serde_yaml::Value,
+    pub port: serde_json::Value,
     pub local_port: Option<u16>,
 }
 

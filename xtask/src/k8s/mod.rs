@@ -1,6 +1,8 @@
 //! Static checks of Kubernetes manifests, without a cluster: every document
-//! parsed into the official types (`k8s-openapi`, Kubernetes 1.34), unknown
-//! fields reported with their path and line, and the rules a Deployment,
+//! read as kubectl reads YAML (`yaml`), parsed into the official types
+//! (`k8s-openapi`, one Kubernetes version), unknown fields and mistyped
+//! scalars reported with their path and line, the API server's validation
+//! rules that need no cluster (`validation`), and the rules a Deployment,
 //! Service, ConfigMap and CNPG `Cluster` of this course must follow.
 //!
 //! Used by stage 04's check, by `cargo xtask k8s check` (top-level `k8s/`,
@@ -11,6 +13,8 @@ pub mod cnpg;
 pub mod files;
 pub mod parse;
 pub mod rules;
+pub mod validation;
+pub mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,8 @@
 //! YAML files into typed Kubernetes objects: syntax and type errors with
 //! their line, unknown (often misspelled) fields with their path and line.
+//! Scalars are typed as kubectl types them (see `yaml`), so an unquoted
+//! `8000` or `yes` where Kubernetes wants a string is caught here, as the
+//! API server would refuse it.
 
 use std::fmt;
 use std::path::Path;
@@ -8,6 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use serde::de::DeserializeOwned;
 
+use super::yaml::{self, Node, Typed};
 use super::{Object, Problem, cnpg};
 use crate::paths;
 
@@ -17,21 +21,65 @@ pub struct Doc {
     pub file: String,
     /// Line (1-based) of the file where the document starts.
     pub first_line: usize,
-    pub text: String,
+    /// The document, with the line of every node.
+    pub tree: Node,
+    /// What kubectl would send for it.
+    pub json: serde_json::Value,
     pub kind: String,
     pub name: String,
     pub object: Object,
 }
 
 impl Doc {
-    /// The file line of `path` in this document, when it can be found.
+    /// The file line of `path` in this document (of the key, for a field),
+    /// when the path exists.
     pub fn line(&self, path: &[Seg]) -> Option<usize> {
-        locate(&self.text, path).map(|l| l + self.first_line + 1)
+        node_at(&self.tree, path).map(|(line, _)| line)
+    }
+
+    /// The node at `path`.
+    pub fn node(&self, path: &[Seg]) -> Option<&Node> {
+        node_at(&self.tree, path).map(|(_, node)| node)
     }
 
     /// `Kind/name`, as kubectl prints it.
     pub fn title(&self) -> String {
         format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// The line and node at `path` below `root`.
+fn node_at<'a>(root: &'a Node, path: &[Seg]) -> Option<(usize, &'a Node)> {
+    let mut node = root;
+    let mut line = root.line;
+    for seg in path {
+        match seg {
+            Seg::Key(key) => {
+                let (k, v) = node.entry(key)?;
+                line = k.line;
+                node = v;
+            }
+            Seg::Index(index) => {
+                node = node.item(*index)?;
+                line = node.line;
+            }
+        }
+    }
+    Some((line, node))
+}
+
+/// The Kubernetes minor version of the schema compiled in (k8s-openapi's
+/// version feature), for messages: "1.34".
+pub fn kubernetes_version() -> String {
+    let mut minors: Vec<u32> = Vec::new();
+    k8s_openapi::k8s_if_ge_1_33! { minors.push(33); }
+    k8s_openapi::k8s_if_ge_1_34! { minors.push(34); }
+    k8s_openapi::k8s_if_ge_1_35! { minors.push(35); }
+    k8s_openapi::k8s_if_ge_1_36! { minors.push(36); }
+    k8s_openapi::k8s_if_ge_1_37! { minors.push(37); }
+    match minors.last() {
+        Some(minor) => format!("1.{minor}"),
+        None => "(unknown)".to_string(),
     }
 }
 
@@ -95,27 +143,57 @@ pub fn load_files(files: &[impl AsRef<Path>]) -> (Vec<Doc>, Vec<Problem>) {
     (docs, problems)
 }
 
+const SYNTAX_HINT: &str = "check the indentation and the value's type (numbers unquoted, strings quoted when they look like numbers)";
+
 /// Splits `text` at `---` lines and parses each document.
 pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
     let mut docs = Vec::new();
     let mut problems = Vec::new();
     for (first_line, chunk) in split_documents(text) {
-        let value: serde_yaml::Value = match serde_yaml::from_str(&chunk) {
+        let syntax = |e: yaml::SyntaxError| {
+            Problem::new(
+                "parse",
+                file,
+                Some(e.line),
+                format!("this is not valid YAML: {}", e.message),
+                SYNTAX_HINT,
+            )
+        };
+        let tree = match yaml::parse(&chunk, first_line) {
+            Ok(Some(tree)) => tree,
+            Ok(None) => continue, // only comments
+            Err(e) => {
+                problems.push(syntax(e));
+                continue;
+            }
+        };
+        for (key, first, again) in yaml::duplicate_keys(&tree) {
+            problems.push(Problem::new(
+                "parse",
+                file,
+                Some(again),
+                format!(
+                    "the key {key} appears twice in one mapping (first on line {first}); YAML forbids that, and a lenient reader such as kubectl's YAML library keeps only this last one"
+                ),
+                "keep one of them: YAML forbids a key twice in the same mapping (merge the two, for example both lists of env)",
+            ));
+        }
+        let value = match yaml::to_json(&tree) {
             Ok(value) => value,
             Err(e) => {
-                problems.push(yaml_error(file, first_line, &e, "this is not valid YAML"));
+                problems.push(syntax(e));
                 continue;
             }
         };
         if value.is_null() {
-            continue; // only comments
+            continue;
         }
         let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_string);
         let (Some(api_version), Some(kind)) = (field("apiVersion"), field("kind")) else {
             problems.push(Problem::new(
                 "parse",
                 file,
-                Some(first_line + 1),
+                Some(tree.line),
                 "a document without apiVersion and kind",
                 "every Kubernetes object starts with apiVersion and kind, for example apiVersion: apps/v1 and kind: Deployment",
             ));
@@ -130,7 +208,8 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
         let mut doc = Doc {
             file: file.to_string(),
             first_line,
-            text: chunk.clone(),
+            tree,
+            json: value,
             kind: kind.clone(),
             name,
             object: Object::Other,
@@ -180,68 +259,167 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
     (docs, problems)
 }
 
-/// Deserialises the document into `T`, reporting every field `T` does not know.
+/// Deserialises the document into `T`, reporting every field `T` does not
+/// know, and every unquoted scalar kubectl reads as a number, boolean or null
+/// where Kubernetes wants a string.
 fn typed<T: DeserializeOwned>(doc: &mut Doc, problems: &mut Vec<Problem>) -> Option<T> {
-    let mut unknown: Vec<Vec<Seg>> = Vec::new();
-    let deserializer = serde_yaml::Deserializer::from_str(&doc.text);
-    let result: Result<T, _> =
-        serde_ignored::deserialize(deserializer, |path| unknown.push(segments(&path)));
-    match result {
-        Ok(value) => {
-            for path in unknown {
-                let line = doc.line(&path);
-                let Some(Seg::Key(field)) = path.last() else {
-                    continue;
-                };
-                let mut hint = match suggest(field) {
-                    Some(known) => format!("did you mean {known}? "),
-                    None => String::new(),
-                };
-                hint.push_str(&format!(
-                    "`kubectl explain {}` lists the fields of this object",
-                    explain_path(&doc.kind, &path)
-                ));
-                problems.push(Problem::new(
-                    "parse",
-                    &doc.file,
-                    line,
-                    format!(
-                        "{}: unknown field {field} at {} (not in the Kubernetes 1.34 schema)",
-                        doc.title(),
-                        PathText(&path)
-                    ),
-                    hint,
-                ));
-            }
-            Some(value)
-        }
-        Err(e) => {
-            problems.push(yaml_error(
-                &doc.file,
-                doc.first_line,
-                &e,
-                &format!("{} does not fit the {} schema", doc.title(), doc.kind),
-            ));
-            None
-        }
-    }
+    let start = problems.len();
+    let value = typed_rounds(doc, problems);
+    // Fields come in the order of the JSON map (sorted), not the file's.
+    problems[start..].sort_by_key(|p| p.line);
+    value
 }
 
-fn yaml_error(file: &str, first_line: usize, e: &serde_yaml::Error, what: &str) -> Problem {
-    let line = e.location().map(|l| l.line() + first_line);
-    let text = e.to_string();
-    // serde_yaml appends " at line L column C" relative to the document.
-    let text = match text.find(" at line ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
+fn typed_rounds<T: DeserializeOwned>(doc: &mut Doc, problems: &mut Vec<Problem>) -> Option<T> {
+    let version = kubernetes_version();
+    let mut json = doc.json.clone();
+    // Each round finds one mistyped scalar; it is reported, read as the
+    // string that was meant, and the object parsed again, so one run lists
+    // them all and the other checks still see the object.
+    for _ in 0..64 {
+        let mut unknown: Vec<Vec<Seg>> = Vec::new();
+        let mut track = serde_path_to_error::Track::new();
+        let result: Result<T, serde_json::Error> = serde_ignored::deserialize(
+            serde_path_to_error::Deserializer::new(&json, &mut track),
+            |path| unknown.push(segments(&path)),
+        );
+        match result {
+            Ok(value) => {
+                for path in unknown {
+                    let line = doc.line(&path);
+                    let Some(Seg::Key(field)) = path.last() else {
+                        continue;
+                    };
+                    let mut hint = match suggest(field) {
+                        Some(known) => format!("did you mean {known}? "),
+                        None => String::new(),
+                    };
+                    hint.push_str(&format!(
+                        "`kubectl explain {}` lists the fields of this object",
+                        explain_path(&doc.kind, &path)
+                    ));
+                    problems.push(Problem::new(
+                        "parse",
+                        &doc.file,
+                        line,
+                        format!(
+                            "{}: unknown field {field} at {} (not in the Kubernetes {version} schema)",
+                            doc.title(),
+                            PathText(&path)
+                        ),
+                        hint,
+                    ));
+                }
+                return Some(value);
+            }
+            Err(e) => {
+                let at = error_path(&track.path());
+                let line = (0..=at.len())
+                    .rev()
+                    .find_map(|n| doc.line(&at[..n]))
+                    .or(Some(doc.tree.line));
+                let wants_string = e.to_string().contains("expected a string");
+                match doc.node(&at).and_then(Node::scalar) {
+                    // Go's encoding/json leaves a string empty for null
+                    // (kubectl sends `PORT:` as ""), so that is no error here.
+                    Some(scalar) if scalar.value == Typed::Null && wants_string => {
+                        if !replace(&mut json, &at, "") {
+                            return None;
+                        }
+                    }
+                    Some(scalar) if scalar.plain && scalar.value != Typed::Str && wants_string => {
+                        problems.push(mistyped(doc, &at, line, &scalar.text, scalar.value));
+                        if !replace(&mut json, &at, &scalar.text) {
+                            return None;
+                        }
+                    }
+                    _ => {
+                        problems.push(Problem::new(
+                            "parse",
+                            &doc.file,
+                            line,
+                            format!(
+                                "{} does not fit the {} schema: {}: {e}",
+                                doc.title(),
+                                doc.kind,
+                                PathText(&at)
+                            ),
+                            SYNTAX_HINT,
+                        ));
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// An unquoted `8000`/`yes`/`1.0` where a string belongs.
+fn mistyped(doc: &Doc, at: &[Seg], line: Option<usize>, text: &str, value: Typed) -> Problem {
+    let key = match at.last() {
+        Some(Seg::Key(key)) => format!("{key}: "),
+        _ => "- ".to_string(),
+    };
+    let shown = if text.is_empty() { "(nothing)" } else { text };
+    // k3d.yaml and skaffold.yaml are read by their own tools, not the API server.
+    let api_version = doc.json.get("apiVersion").and_then(|v| v.as_str());
+    let kubernetes =
+        !api_version.is_some_and(|v| v == super::files::K3D_API || v == super::files::SKAFFOLD_API);
+    let message = if kubernetes {
+        format!(
+            "{}: {} is {shown}, unquoted, which kubectl reads as {} (YAML 1.1, as sigs.k8s.io/yaml decodes it), but the field holds a string: the API server refuses the object",
+            doc.title(),
+            PathText(at),
+            value.describe()
+        )
+    } else {
+        format!(
+            "{}: {} is {shown}, unquoted, which YAML 1.1 reads as {}, but the field holds a string",
+            doc.title(),
+            PathText(at),
+            value.describe()
+        )
     };
     Problem::new(
         "parse",
-        file,
+        &doc.file,
         line,
-        format!("{what}: {text}"),
-        "check the indentation and the value's type (numbers unquoted, strings quoted when they look like numbers)",
+        message,
+        format!(
+            "quote it: {key}\"{text}\" (unquoted yes/no/on/off/y/n/true/false are booleans, 8000, 1.0 and 0x1F numbers, ~ and null nothing)"
+        ),
     )
+}
+
+/// Sets the JSON value at `at` to the string `text`; false when not found.
+fn replace(json: &mut serde_json::Value, at: &[Seg], text: &str) -> bool {
+    let mut here = json;
+    for seg in at {
+        let next = match seg {
+            Seg::Key(key) => here.get_mut(key.as_str()),
+            Seg::Index(index) => here.get_mut(*index),
+        };
+        match next {
+            Some(next) => here = next,
+            None => return false,
+        }
+    }
+    *here = serde_json::Value::String(text.to_string());
+    true
+}
+
+fn error_path(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    use serde_path_to_error::Segment;
+    let mut out = Vec::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push(Seg::Index(*index)),
+            Segment::Map { key } => out.push(Seg::Key(key.clone())),
+            Segment::Enum { .. } | Segment::Unknown => break,
+        }
+    }
+    out
 }
 
 fn segments(path: &serde_ignored::Path) -> Vec<Seg> {
@@ -292,84 +470,6 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
     }
     docs.push((start, current));
     docs
-}
-
-/// The 0-based line of `path` in `text`, following indentation.
-fn locate(text: &str, path: &[Seg]) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    // Start of the block we search in, and the column its keys must exceed.
-    let mut from = 0;
-    let mut parent: isize = -1;
-    let mut found = None;
-    for seg in path {
-        let block_end = block_end(&lines, from, parent);
-        match seg {
-            Seg::Key(key) => {
-                let hit = (from..block_end).find(|&i| {
-                    key_of(lines[i]).is_some_and(|(col, k)| k == key && col as isize > parent)
-                })?;
-                let (col, _) = key_of(lines[hit])?;
-                parent = col as isize;
-                from = hit + 1;
-                found = Some(hit);
-            }
-            Seg::Index(index) => {
-                let dashes: Vec<(usize, usize)> = (from..block_end)
-                    .filter_map(|i| {
-                        let trimmed = lines[i].trim_start();
-                        let col = lines[i].len() - trimmed.len();
-                        (trimmed.starts_with("- ") || trimmed == "-").then_some((i, col))
-                    })
-                    .collect();
-                let column = dashes.iter().map(|&(_, c)| c).min()?;
-                let (line, col) = *dashes.iter().filter(|&&(_, c)| c == column).nth(*index)?;
-                parent = col as isize;
-                from = line;
-                found = Some(line);
-            }
-        }
-    }
-    found
-}
-
-/// Where the block below a key at column `parent` (starting at `from`) ends.
-fn block_end(lines: &[&str], from: usize, parent: isize) -> usize {
-    if parent < 0 {
-        return lines.len();
-    }
-    (from..lines.len())
-        .find(|&i| {
-            let trimmed = lines[i].trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                return false;
-            }
-            let col = (lines[i].len() - trimmed.len()) as isize;
-            col < parent || (col == parent && !trimmed.starts_with('-'))
-        })
-        .unwrap_or(lines.len())
-}
-
-/// The column and name of the mapping key on a line (after any `- `).
-fn key_of(line: &str) -> Option<(usize, &str)> {
-    let mut rest = line;
-    let mut col = 0;
-    loop {
-        let trimmed = rest.trim_start();
-        col += rest.len() - trimmed.len();
-        if let Some(after) = trimmed.strip_prefix("- ") {
-            col += 2;
-            rest = after;
-        } else {
-            rest = trimmed;
-            break;
-        }
-    }
-    if rest.starts_with('#') {
-        return None;
-    }
-    let (key, _) = rest.split_once(':')?;
-    let key = key.trim().trim_matches('"').trim_matches('\'');
-    (!key.is_empty() && !key.contains(' ')).then_some((col, key))
 }
 
 /// Field names the course's manifests use, for "did you mean".
@@ -516,9 +616,79 @@ spec:
     }
 
     #[test]
-    fn locate_follows_lists() {
+    fn lines_follow_lists() {
+        let (docs, _) = load_text("d.yaml", DEPLOYMENT);
         let path = path("spec.template.spec.containers[1].image");
-        assert_eq!(locate(DEPLOYMENT, &path), Some(11));
+        assert_eq!(docs[0].line(&path), Some(12));
+        assert_eq!(
+            docs[0].line(&super::path("spec.template.spec.containers[1]")),
+            Some(11)
+        );
+    }
+
+    // kubectl decodes YAML with sigs.k8s.io/yaml (yaml.go YAMLToJSON, YAML 1.1
+    // typing of goyaml.v2/resolve.go): these reach the API server as a number
+    // and a boolean in a map of strings, which it refuses.
+    #[test]
+    fn unquoted_numbers_and_booleans_in_string_fields_are_found() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n    beta: yes\ndata:\n  PORT: 8000\n  RATIO: 1.0\n  RUST_LOG: info\n  EMPTY:\n";
+        let (docs, problems) = load_text("c.yaml", text);
+        assert_eq!(docs.len(), 1, "the object is still read: {problems:#?}");
+        let found: Vec<(Option<usize>, &str)> = problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found.len(),
+            3,
+            "sigs.k8s.io/yaml yaml.go + goyaml.v2/resolve.go: {found:#?}"
+        );
+        assert_eq!(found[0].0, Some(6));
+        assert!(
+            found[0].1.contains(
+                "metadata.labels.beta is yes, unquoted, which kubectl reads as a boolean"
+            ),
+            "{}",
+            found[0].1
+        );
+        assert_eq!(found[1].0, Some(8));
+        assert!(
+            found[1]
+                .1
+                .contains("data.PORT is 8000, unquoted, which kubectl reads as a number"),
+            "{}",
+            found[1].1
+        );
+        assert!(
+            problems[1].hint.starts_with("quote it: PORT: \"8000\""),
+            "{}",
+            problems[1].hint
+        );
+        assert_eq!(found[2].0, Some(9));
+    }
+
+    #[test]
+    fn an_unquoted_port_in_k3d_yaml_is_not_blamed_on_the_api_server() {
+        let text = "apiVersion: k3d.io/v1alpha5\nkind: Simple\nmetadata:\n  name: x\nregistries:\n  create:\n    name: registry.localhost\n    hostPort: 5000\n";
+        let (_, problems) = load_text("k3d.yaml", text);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].line, Some(8));
+        assert!(
+            problems[0].message.ends_with(
+                "registries.create.hostPort is 5000, unquoted, which YAML 1.1 reads as a number, but the field holds a string"
+            ),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn the_schema_version_comes_from_the_k8s_openapi_feature() {
+        let version = kubernetes_version();
+        let minor = version
+            .strip_prefix("1.")
+            .and_then(|m| m.parse::<u32>().ok());
+        assert!(minor.is_some_and(|m| m >= 33), "{version}");
     }
 
     #[test]

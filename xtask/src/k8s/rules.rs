@@ -11,11 +11,17 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::parse::{Doc, Seg, path};
 use super::{Object, Problem};
 
+/// The API server's own validation that needs no cluster.
+mod api;
+
 /// Every rule, in the order the stage check reports them.
 pub const RULES: &[&str] = &[
     "parse",
+    "names",
     "selector",
     "image",
+    "values",
+    "ports",
     "probes",
     "resources",
     "security",
@@ -29,9 +35,26 @@ pub const RULES: &[&str] = &[
 pub fn check(docs: &[Doc]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for doc in docs {
+        if matches!(
+            doc.object,
+            Object::Deployment(_)
+                | Object::Service(_)
+                | Object::ConfigMap(_)
+                | Object::Secret
+                | Object::CnpgCluster(_)
+        ) {
+            api::metadata(doc, &mut problems);
+        }
         match &doc.object {
-            Object::Deployment(d) => deployment(doc, d, docs, &mut problems),
-            Object::Service(s) => service(doc, s, docs, &mut problems),
+            Object::Deployment(d) => {
+                api::deployment(doc, d, &mut problems);
+                deployment(doc, d, docs, &mut problems);
+            }
+            Object::Service(s) => {
+                api::service(doc, s, &mut problems);
+                service(doc, s, docs, &mut problems);
+            }
+            Object::ConfigMap(c) => api::config_map(doc, c, &mut problems),
             Object::CnpgCluster(c) => cluster(doc, c, &mut problems),
             Object::K3d(k) => k3d(doc, k, &mut problems),
             Object::Skaffold(s) => skaffold(doc, s, &mut problems),
@@ -498,6 +521,19 @@ fn service(doc: &Doc, s: &Service, docs: &[Doc], out: &mut Vec<Problem>) {
     if spec.type_.as_deref() == Some("ExternalName") {
         return;
     }
+    // pkg/apis/core/validation/validation.go ValidateService: spec.ports is
+    // required unless the Service is headless (clusterIP: None).
+    if spec.ports.as_ref().is_none_or(|p| p.is_empty())
+        && spec.cluster_ip.as_deref() != Some("None")
+    {
+        out.push(problem(
+            doc,
+            "targetPort",
+            &path("spec.ports"),
+            "spec.ports is empty, so the Service forwards no port to the pods (the API server refuses it: spec.ports: Required value)",
+            "add a port: ports: [{name: http, port: 8000, targetPort: http}] (targetPort names the container's port)",
+        ));
+    }
     let selector = spec.selector.clone().unwrap_or_default();
     if selector.is_empty() {
         out.push(problem(
@@ -589,16 +625,24 @@ fn cluster(doc: &Doc, c: &super::cnpg::Cluster, out: &mut Vec<Problem>) {
             "set instances: 3 (one primary, two replicas)",
         );
     }
-    if spec
+    match spec
         .and_then(|s| s.storage.as_ref())
         .and_then(|s| s.size.as_ref())
-        .is_none()
     {
-        fail(
+        None => fail(
             "spec.storage",
             "spec.storage.size is not set".into(),
             "set storage: {size: 1Gi}",
-        );
+        ),
+        Some(size) => {
+            if let Err(e) = super::validation::quantity(size) {
+                fail(
+                    "spec.storage.size",
+                    format!("spec.storage.size {size:?} is not a quantity: {e}"),
+                    "a number and a suffix such as Mi or Gi: size: 1Gi",
+                );
+            }
+        }
     }
     let initdb = spec
         .and_then(|s| s.bootstrap.as_ref())

@@ -1,6 +1,7 @@
 //! Stage 04: Kubernetes manifests for the health service. Checked statically
-//! always (official types, unknown fields, selectors, ports, probes, the
-//! restricted Pod Security Standard); live on a cluster only when one is
+//! always (YAML read as kubectl reads it, official types, unknown fields,
+//! the API server's name, port, value and quantity rules, selectors, probes,
+//! the restricted Pod Security Standard); live on a cluster only when one is
 //! reachable.
 
 use std::path::PathBuf;
@@ -239,37 +240,49 @@ fn stage_rules(docs: &[Doc]) -> Vec<Problem> {
     out
 }
 
-fn expected(rule: &str) -> &'static str {
+fn expected(rule: &str) -> String {
     match rule {
-        "parse" => "every field known to Kubernetes 1.34, every value of the right type",
-        "selector" => "spec.selector.matchLabels equal to labels of spec.template.metadata.labels",
-        "image" => "an image with a pinned tag (not latest)",
-        "probes" => "startupProbe, readinessProbe and livenessProbe on a container port",
-        "resources" => "requests.cpu, requests.memory and limits.memory",
-        "security" => "the restricted Pod Security Standard",
-        "config" => "the ConfigMap read as environment",
-        "service" => "a Service whose selector matches the pods",
-        "targetPort" => "targetPort naming a container port (by name or number)",
-        "replicas" => "spec.replicas: 3",
-        "port" => "a ClusterIP Service with a named port 8000",
-        _ => "no problems",
+        "parse" => format!(
+            "every field known to Kubernetes {}, every value of the right type as kubectl reads it",
+            k8s::parse::kubernetes_version()
+        ),
+        "names" => "names, label keys and label values the API server accepts".into(),
+        "selector" => "spec.selector.matchLabels equal to labels of spec.template.metadata.labels".into(),
+        "image" => "an image with a pinned tag (not latest)".into(),
+        "values" => "imagePullPolicy, protocol, scheme and Service type among their supported values".into(),
+        "ports" => "port numbers 1-65535, valid and unique port names, a name on each of several ports".into(),
+        "probes" => "startupProbe, readinessProbe and livenessProbe on a container port".into(),
+        "resources" => "requests.cpu, requests.memory and limits.memory, valid quantities, requests not above limits".into(),
+        "security" => "the restricted Pod Security Standard".into(),
+        "config" => "the ConfigMap read as environment".into(),
+        "service" => "a Service whose selector matches the pods".into(),
+        "targetPort" => "ports whose targetPort names a container port (by name or number)".into(),
+        "replicas" => "spec.replicas: 3".into(),
+        "port" => "a ClusterIP Service with a named port 8000".into(),
+        _ => "no problems".into(),
     }
 }
 
-fn passed_message(rule: &str) -> &'static str {
+fn passed_message(rule: &str) -> String {
     match rule {
-        "parse" => "every document fits the Kubernetes 1.34 types; no unknown fields",
-        "selector" => "the selector matches the pod template labels",
-        "image" => "images have pinned tags",
-        "probes" => "startup, readiness and liveness probes on a container port",
-        "resources" => "requests and a memory limit",
-        "security" => "restricted Pod Security Standard",
-        "config" => "the ConfigMap is read as environment",
-        "service" => "the Service selects the Deployment's pods",
-        "targetPort" => "targetPort matches a container port",
-        "replicas" => "3 replicas",
-        "port" => "ClusterIP with a named port 8000",
-        _ => "ok",
+        "parse" => format!(
+            "every document fits the Kubernetes {} types as kubectl reads them; no unknown fields",
+            k8s::parse::kubernetes_version()
+        ),
+        "names" => "names and labels are valid".into(),
+        "selector" => "the selector matches the pod template labels".into(),
+        "image" => "images have pinned tags".into(),
+        "values" => "supported values".into(),
+        "ports" => "valid port numbers and names".into(),
+        "probes" => "startup, readiness and liveness probes on a container port".into(),
+        "resources" => "requests and a memory limit, valid quantities".into(),
+        "security" => "restricted Pod Security Standard".into(),
+        "config" => "the ConfigMap is read as environment".into(),
+        "service" => "the Service selects the Deployment's pods".into(),
+        "targetPort" => "targetPort matches a container port".into(),
+        "replicas" => "3 replicas".into(),
+        "port" => "ClusterIP with a named port 8000".into(),
+        _ => "ok".into(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Static checks of Kubernetes manifests, without a cluster: every document
-//! parsed into the official types (`k8s-openapi`, Kubernetes 1.34), unknown
+//! parsed into the official types (`k8s-openapi`, Kubernetes `KUBERNETES`), unknown
 //! fields reported with their path and line, and the rules a Deployment,
 //! Service, ConfigMap and CNPG `Cluster` of this course must follow.
 //!
@@ -19,6 +19,19 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 
 pub use parse::{Doc, load_files, load_text};
+
+/// The Kubernetes minor of the static checks, as a literal for `concat!`.
+/// It must equal the k8s-openapi feature in xtask/Cargo.toml and the minor
+/// of k3d.yaml's k3s image (xtask/tests/cluster_files.rs holds them together).
+macro_rules! kubernetes_minor {
+    () => {
+        "1.36"
+    };
+}
+pub(crate) use kubernetes_minor;
+
+/// The Kubernetes minor of the static checks (see `kubernetes_minor!`).
+pub const KUBERNETES: &str = kubernetes_minor!();
 
 /// A parsed object of a kind the checks know.
 #[derive(Debug)]

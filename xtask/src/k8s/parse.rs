@@ -206,9 +206,10 @@ fn typed<T: DeserializeOwned>(doc: &mut Doc, problems: &mut Vec<Problem>) -> Opt
                     &doc.file,
                     line,
                     format!(
-                        "{}: unknown field {field} at {} (not in the Kubernetes 1.34 schema)",
+                        "{}: unknown field {field} at {} (not in the Kubernetes {} schema)",
                         doc.title(),
-                        PathText(&path)
+                        PathText(&path),
+                        super::KUBERNETES
                     ),
                     hint,
                 ));

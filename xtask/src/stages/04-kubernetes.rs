@@ -24,7 +24,7 @@ pub const STAGE: Stage = Stage {
 const FILES: &[&str] = &["deployment.yaml", "service.yaml", "configmap.yaml"];
 
 /// The image the live check builds and the manifests must name.
-pub const IMAGE_REPO: &str = "registry.localhost:5000/health";
+pub const IMAGE_REPO: &str = "registry.localhost:5005/health";
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     let dir = ck.dir.join("k8s");
@@ -241,7 +241,11 @@ fn stage_rules(docs: &[Doc]) -> Vec<Problem> {
 
 fn expected(rule: &str) -> &'static str {
     match rule {
-        "parse" => "every field known to Kubernetes 1.34, every value of the right type",
+        "parse" => concat!(
+            "every field known to Kubernetes ",
+            k8s::kubernetes_minor!(),
+            ", every value of the right type"
+        ),
         "selector" => "spec.selector.matchLabels equal to labels of spec.template.metadata.labels",
         "image" => "an image with a pinned tag (not latest)",
         "probes" => "startupProbe, readinessProbe and livenessProbe on a container port",
@@ -258,7 +262,11 @@ fn expected(rule: &str) -> &'static str {
 
 fn passed_message(rule: &str) -> &'static str {
     match rule {
-        "parse" => "every document fits the Kubernetes 1.34 types; no unknown fields",
+        "parse" => concat!(
+            "every document fits the Kubernetes ",
+            k8s::kubernetes_minor!(),
+            " types; no unknown fields"
+        ),
         "selector" => "the selector matches the pod template labels",
         "image" => "images have pinned tags",
         "probes" => "startup, readiness and liveness probes on a container port",

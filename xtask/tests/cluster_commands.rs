@@ -552,3 +552,29 @@ fn dry_run_prints_the_exact_commands_and_waits_and_runs_nothing() {
     let none = Fakes::with(&[]);
     ok(&none.xtask(&["up", "--dry-run"]));
 }
+
+#[test]
+fn smoke_writes_a_transcript_and_stops_at_the_first_failing_step() {
+    // Against the fakes only: what the transcript records, not a cluster.
+    let fakes = Fakes::new();
+    fakes.set("fail-helm", "");
+    let transcript = fakes.state().join("transcript.txt");
+    let run = fakes.xtask(&["smoke", "--transcript", transcript.to_str().unwrap()]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    for expected in [
+        "cargo xtask smoke: a run on a real cluster",
+        "k3d: k3d version v5.8.3",
+        "$ cargo xtask up   # the k3d cluster and the CloudNativePG operator",
+        "$ k3d cluster create --config k3d.yaml",
+        "helm: simulated failure",
+        "[FAILED after ",
+        "$ cargo xtask down   # the cluster deleted again",
+        "[ok after ",
+    ] {
+        assert!(text.contains(expected), "{expected}:\n{text}");
+    }
+    // Nothing after the failing step but `down`.
+    assert!(!text.contains("$ cargo xtask deploy"), "{text}");
+    assert!(!fakes.has("cluster"), "down deleted the cluster");
+}

@@ -175,7 +175,7 @@ pub fn k3d_registry(k: &K3d) -> Vec<Finding> {
     let Some(create) = k.registries.as_ref().and_then(|r| r.create.as_ref()) else {
         out.push((
             "registries".into(),
-            format!("no registry is created (the kit's images are pushed to one)"),
+            "no registry is created (the kit's images are pushed to one)".to_string(),
             format!("registries: {{create: {{name: {REGISTRY_NAME}, host: \"127.0.0.1\", hostPort: \"{REGISTRY_HOST_PORT}\"}}}}"),
         ));
         return out;

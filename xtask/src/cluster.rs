@@ -774,9 +774,11 @@ pub fn deploy(options: Options, deploy: DeployOptions) -> anyhow::Result<bool> {
     }
 
     // Build, tag by content, push through the host port.
-    let iid = paths::target_dir()
-        .join("cluster")
-        .join(format!("ibdb-{}.iid", std::process::id()));
+    let iid = paths::target_dir().join("cluster").join(if r.dry_run() {
+        "ibdb-<pid>.iid".to_string()
+    } else {
+        format!("ibdb-{}.iid", std::process::id())
+    });
     if !r.dry_run() {
         std::fs::create_dir_all(iid.parent().expect("a parent"))?;
         let _ = std::fs::remove_file(&iid);

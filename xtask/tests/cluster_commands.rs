@@ -181,6 +181,18 @@ fn cnpg_install_is_a_pinned_helm_upgrade_install_and_can_run_twice() {
     fakes.clear_calls();
     ok(&fakes.xtask(&["cnpg", "install"]));
     assert_eq!(fakes.calls(), cnpg_calls(), "a re-run upgrades in place");
+    // The README and the guide name the same pin.
+    for file in [
+        "README.md",
+        "book/src/kubernetes.md",
+        "book/src/04-kubernetes.md",
+    ] {
+        let text = std::fs::read_to_string(support::root().join(file)).unwrap();
+        assert!(
+            text.contains(&format!("chart {CNPG_CHART}")) && text.contains("1.30.0"),
+            "{file} does not name chart {CNPG_CHART} / CloudNativePG 1.30.0"
+        );
+    }
 }
 
 #[test]
@@ -479,7 +491,7 @@ fn dry_run_prints_the_exact_commands_and_waits_and_runs_nothing() {
             &[
                 "deploying your IBDb (exercises/06-ibdb; --solutions deploys the reference)",
                 "# first: stage 06's check on exercises/06-ibdb (as `cargo xtask verify 06 --dir exercises/06-ibdb`); deploy refuses while it fails",
-                "$ docker build --file solutions/06-ibdb/Dockerfile --iidfile target/cluster/ibdb-",
+                "$ docker build --file solutions/06-ibdb/Dockerfile --iidfile 'target/cluster/ibdb-<pid>.iid' exercises/06-ibdb",
                 "$ docker tag '<image id>' 'localhost:5005/ibdb:0.1.0-<first 12 of the image id>'",
                 "$ docker push 'localhost:5005/ibdb:0.1.0-<first 12 of the image id>'",
                 "$ kubectl --context k3d-microservices apply --filename k8s/00-namespace.yaml",
@@ -493,7 +505,7 @@ fn dry_run_prints_the_exact_commands_and_waits_and_runs_nothing() {
             &["deploy", "--solutions", "--manifests"],
             &[
                 "deploying the reference IBDb (solutions/06-ibdb, --solutions)",
-                "$ docker build --file solutions/06-ibdb/Dockerfile --iidfile target/cluster/ibdb-",
+                "$ docker build --file solutions/06-ibdb/Dockerfile --iidfile 'target/cluster/ibdb-<pid>.iid' solutions/06-ibdb",
                 "$ helm uninstall ibdb --namespace ibdb --wait --kube-context k3d-microservices   # only when there is one",
                 "$ kubectl --context k3d-microservices apply --filename k8s/",
             ],
@@ -577,4 +589,58 @@ fn smoke_writes_a_transcript_and_stops_at_the_first_failing_step() {
     // Nothing after the failing step but `down`.
     assert!(!text.contains("$ cargo xtask deploy"), "{text}");
     assert!(!fakes.has("cluster"), "down deleted the cluster");
+}
+
+/// The lines of the first ```text block after `marker` in a book chapter.
+fn book_block(chapter: &str, marker: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(support::root().join("book/src").join(chapter)).unwrap();
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("{chapter}: no {marker:?}"));
+    let rest = &text[at..];
+    let start = rest.find("```text\n").expect("a text block") + "```text\n".len();
+    let end = rest[start..].find("```").expect("the end of the block");
+    rest[start..start + end]
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_books_dry_runs_are_what_the_commands_print() {
+    let fakes = Fakes::new();
+    for (chapter, marker, args) in [
+        (
+            "04-kubernetes.md",
+            "`cargo xtask deploy --dry-run` prints:",
+            &["deploy", "--dry-run"][..],
+        ),
+        (
+            "failover.md",
+            "The dry run prints exactly what happens:",
+            &["chaos", "failover", "--dry-run"][..],
+        ),
+        (
+            "failover.md",
+            "(CloudNativePG's plugin source",
+            &["chaos", "switchover", "--dry-run"][..],
+        ),
+        (
+            "failover.md",
+            "$ cargo xtask smoke\n",
+            &["smoke", "--dry-run"][..],
+        ),
+    ] {
+        let run = fakes.xtask(args);
+        ok(&run);
+        let printed: Vec<&str> = run.stdout.lines().collect();
+        for line in book_block(chapter, marker) {
+            assert!(
+                printed.contains(&line.as_str()),
+                "{chapter} shows a line `cargo xtask {}` does not print:\n{line}\n\nit prints:\n{}",
+                args.join(" "),
+                run.stdout
+            );
+        }
+    }
 }

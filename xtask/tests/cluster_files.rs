@@ -342,3 +342,29 @@ fn the_namespace_enforces_the_restricted_pod_security_standard() {
     assert!(skaffold.contains("\"apply\", \"--filename\", \"k8s/00-namespace.yaml\""));
     assert!(!skaffold.contains("createNamespace: true"));
 }
+
+#[test]
+fn synchronous_replication_is_the_postgresql_synchronous_stanza() {
+    // cloudnative-pg docs/src/replication.md: `.spec.postgresql.synchronous`
+    // (method any|first, number) replaces the deprecated minSyncReplicas /
+    // maxSyncReplicas.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("database.yaml");
+    let with = |spec: &str| {
+        let text = read("k8s/database.yaml")
+            .replace("  instances: 3\n", &format!("  instances: 3\n{spec}"));
+        std::fs::write(&file, text).unwrap();
+        xtask(&["k8s", "check", file.to_str().unwrap()])
+    };
+    let run = with("  postgresql:\n    synchronous:\n      method: any\n      number: 1\n");
+    assert!(run.success, "{}", run.stdout);
+    let run = with("  minSyncReplicas: 1\n");
+    assert!(!run.success);
+    assert!(
+        run.stdout.contains("unknown field minSyncReplicas"),
+        "{}",
+        run.stdout
+    );
+    let run = with("  postgresql:\n    synchronous:\n      method: all\n      number: 1\n");
+    assert!(!run.success, "{}", run.stdout);
+}

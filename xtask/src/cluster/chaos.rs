@@ -178,7 +178,11 @@ fn strike(
                 "metadata": {"resourceVersion": version},
                 "status": {
                     "targetPrimary": target,
-                    "targetPrimaryTimestamp": rfc3339_micro(SystemTime::now()),
+                    "targetPrimaryTimestamp": if r.dry_run() {
+                        "<now>".to_string()
+                    } else {
+                        rfc3339_micro(SystemTime::now())
+                    },
                     "phase": "Switchover in progress",
                     "phaseReason": format!("Switching over to {target}"),
                 }

@@ -473,7 +473,7 @@ impl Report {
         let recovered = self.recovery();
         match recovered {
             Some(at) => println!(
-                "  from the {} to the first successful write after it: {}",
+                "  from the {} until writes worked again: {} (the first successful write after the last failed one)",
                 self.strike_word(),
                 s(at.saturating_sub(self.run.struck_at))
             ),
@@ -603,7 +603,7 @@ impl Report {
                 ));
             }
         }
-        let mut line = |at: Duration, colour: &str, label: &str| {
+        let mut line = |at: Duration, colour: &str, label: &str, dy: f64| {
             let x = left + at.as_secs_f64() * step;
             svg.push_str(&format!(
                 r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/>
@@ -611,17 +611,20 @@ impl Report {
 "##,
                 top + plot,
                 x + 4.0,
-                top + 12.0
+                top + 12.0 + dy
             ));
         };
-        line(self.run.struck_at, "#000000", self.strike_word());
+        line(self.run.struck_at, "#000000", self.strike_word(), 0.0);
         if let Some(p) = self.run.promoted_at {
-            line(p, "#1565c0", "new primary");
+            line(p, "#1565c0", "new primary", 16.0);
         }
         svg.push_str(&format!(
-            r##"<text x="{left}" y="{:.1}">■ writes ok (green), failed (red), per second</text>
+            r##"<text x="12" y="{:.1}" transform="rotate(-90 12 {:.1})">writes per second (max {max})</text>
+<text x="{left}" y="{:.1}"><tspan fill="#2e7d32">■ ok</tspan>  <tspan fill="#c62828">■ failed</tspan>  (seconds since the load started)</text>
 </svg>
 "##,
+            top + plot / 2.0 + 60.0,
+            top + plot / 2.0 + 60.0,
             h - 6.0
         ));
         svg

@@ -742,6 +742,27 @@ fn stage_06_gate(r: &Runner, dir: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Copies the manifests of `from` to `to`, naming `image` instead of the
+/// release image of IBDb.
+fn render_manifests(from: &Path, to: &Path, image: &str) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to)?;
+    let release = format!("image: {IBDB_REPOSITORY}:{IBDB_VERSION}");
+    let mut replaced = false;
+    for file in crate::k8s::yaml_files(from)? {
+        let text = std::fs::read_to_string(&file)?;
+        replaced |= text.contains(&release);
+        let text = text.replace(&release, &format!("image: {image}"));
+        std::fs::write(to.join(file.file_name().context("a file name")?), text)?;
+    }
+    anyhow::ensure!(
+        replaced,
+        "no manifest in {} names `{release}`; the image just built cannot be set",
+        paths::show(from)
+    );
+    Ok(())
+}
+
 /// The objects of `k8s/` that the Helm chart makes too (same names).
 const MANIFEST_OBJECTS: &[&str] = &[
     "k8s/deployment.yaml",
@@ -853,14 +874,16 @@ pub fn deploy(options: Options, deploy: DeployOptions) -> anyhow::Result<bool> {
             None => r.show(&uninstall, &format!("only when there is one: {why}")),
             Some(Err(_)) => {}
         }
+        // k8s/ names the release tag; the copy names the image just built,
+        // so one apply rolls out the right pods.
+        let rendered = paths::target_dir().join("cluster").join("k8s");
+        let image = format!("{IBDB_REPOSITORY}:{tag}");
+        if !r.dry_run() {
+            render_manifests(&paths::root().join("k8s"), &rendered, &image)?;
+        }
         r.act(
-            &r.kubectl(&["apply", "--filename", "k8s/"]),
-            "the raw manifests of k8s/",
-        )?;
-        let image = format!("ibdb={IBDB_REPOSITORY}:{tag}");
-        r.act(
-            &r.kubectl_ibdb(&["set", "image", "deployment/ibdb", &image]),
-            "the image just built (k8s/deployment.yaml names the release tag)",
+            &r.kubectl(&["apply", "--filename", &paths::show(&rendered)]),
+            &format!("the manifests of k8s/, copied with image {image}"),
         )?;
     } else {
         let owner = r.query(

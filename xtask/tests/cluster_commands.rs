@@ -296,12 +296,19 @@ fn helm_and_manifests_replace_each_other_instead_of_failing_on_the_selector() {
     expected.extend([
         "helm status ibdb --namespace ibdb --kube-context k3d-microservices".to_string(),
         "helm uninstall ibdb --namespace ibdb --wait --kube-context k3d-microservices".into(),
-        format!("{CTX} apply --filename k8s/"),
-        format!("{CTX} --namespace ibdb set image deployment/ibdb ibdb=registry.localhost:5005/ibdb:{TAG}"),
+        format!("{CTX} apply --filename target/cluster/k8s"),
     ]);
     expected.extend(deploy_tail());
     assert_eq!(calls, expected);
     assert!(!fakes.has("helm-release"));
+    // The applied copy of k8s/ names the image just built.
+    let applied =
+        std::fs::read_to_string(support::root().join("target/cluster/k8s/deployment.yaml"))
+            .unwrap();
+    assert!(
+        applied.contains(&format!("image: registry.localhost:5005/ibdb:{TAG}")),
+        "{applied}"
+    );
 
     // Objects from k8s/ there: the Helm deploy deletes them first.
     fakes.set("owner", "ibdb/");
@@ -507,7 +514,7 @@ fn dry_run_prints_the_exact_commands_and_waits_and_runs_nothing() {
                 "deploying the reference IBDb (solutions/06-ibdb, --solutions)",
                 "$ docker build --file solutions/06-ibdb/Dockerfile --iidfile 'target/cluster/ibdb-<pid>.iid' solutions/06-ibdb",
                 "$ helm uninstall ibdb --namespace ibdb --wait --kube-context k3d-microservices   # only when there is one",
-                "$ kubectl --context k3d-microservices apply --filename k8s/",
+                "$ kubectl --context k3d-microservices apply --filename target/cluster/k8s   # the manifests of k8s/, copied with image registry.localhost:5005/ibdb:",
             ],
         ),
         (&["down"], &["$ k3d cluster delete microservices"]),

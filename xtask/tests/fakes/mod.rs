@@ -88,7 +88,6 @@ case "$*" in
     *" get deployment ibdb --ignore-not-found "*)
         if [ -f "$FAKE_STATE/owner" ]; then /bin/cat "$FAKE_STATE/owner"; fi ;;
     *" delete --ignore-not-found --wait=true "*) /bin/rm -f "$FAKE_STATE/owner"; echo "deleted" ;;
-    *" set image deployment/ibdb "*) echo "deployment.apps/ibdb image updated" ;;
     *" get cluster ibdb-db --output json"*)
         primary=ibdb-db-1
         if [ -f "$FAKE_STATE/primary" ]; then primary=$(/bin/cat "$FAKE_STATE/primary"); fi

@@ -304,3 +304,31 @@ fn xtask_helm_check_passes() {
             .contains("✓ the chart lints, renders, and passes the static checks")
     );
 }
+
+#[test]
+fn kubectl_validates_fields_strictly_by_default_and_the_words_say_so() {
+    // kubectl apply --help: `--validate='strict'` (server-side field
+    // validation, KEP-2885, GA in Kubernetes 1.27). A misspelled field is
+    // refused by kubectl too, not "dropped without a word"; the static check
+    // finds it before there is a cluster.
+    for file in [
+        "exercises/04-kubernetes/README.md",
+        "book/src/04-kubernetes.md",
+    ] {
+        let text = std::fs::read_to_string(support::root().join(file)).unwrap();
+        assert!(!text.contains("without a word"), "{file}");
+    }
+    let Some(helm) = helm() else { return };
+    let kubectl = helm.with_file_name("kubectl");
+    let kubectl = if kubectl.is_file() {
+        kubectl
+    } else {
+        PathBuf::from("kubectl")
+    };
+    let (ok, out, err) = run(&kubectl, &["apply", "--help"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("--validate='strict'"),
+        "kubectl apply --help: the default of --validate is not strict:\n{out}"
+    );
+}

@@ -26,7 +26,9 @@ pub const CNPG_OPERATOR_VERSION: &str = "1.30.0";
 /// The Kubernetes minors that operator supports (not only "tested").
 pub const CNPG_KUBERNETES: &[&str] = &["1.34", "1.35", "1.36"];
 pub const CNPG_NAMESPACE: &str = "cnpg-system";
-/// The operator's Deployment as the chart names it for release `cnpg`.
+/// The operator's Deployment as the chart names it for release `cnpg`
+/// (charts/cloudnative-pg templates/_helpers.tpl `cloudnative-pg.fullname`:
+/// RELEASE-cloudnative-pg).
 pub const CNPG_DEPLOYMENT: &str = "cnpg-cloudnative-pg";
 
 /// The registry k3d.yaml creates: the name the nodes pull by (k3d writes

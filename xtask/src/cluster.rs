@@ -611,8 +611,8 @@ pub fn cnpg_install(options: Options) -> anyhow::Result<bool> {
             "--sort-by=.lastTimestamp",
         ]),
     ];
-    // helm's own --wait defaults to 5 minutes: too short for a cold pull.
-    r.act_for(
+    // helm's own --timeout defaults to 5 minutes: too short for a cold pull.
+    r.wait(
         &r.helm(&[
             "upgrade",
             "--install",
@@ -627,8 +627,9 @@ pub fn cnpg_install(options: Options) -> anyhow::Result<bool> {
             "--timeout",
             &format!("{}s", operator.as_secs()),
         ]),
-        &format!("operator {CNPG_OPERATOR_VERSION}, installed or upgraded; waits up to {} s for its pods", operator.as_secs()),
-        waits::OPERATOR + Duration::from_secs(60),
+        &format!("CloudNativePG {CNPG_OPERATOR_VERSION} installed or upgraded, its pods ready"),
+        waits::OPERATOR,
+        &look,
     )?;
     r.wait(
         &r.kubectl(&[

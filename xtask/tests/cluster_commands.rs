@@ -481,7 +481,7 @@ fn dry_run_prints_the_exact_commands_and_waits_and_runs_nothing() {
         (
             &["cnpg", "install"],
             &[
-                "$ helm upgrade --install cnpg cnpg/cloudnative-pg --version 0.29.0 --namespace cnpg-system --create-namespace --wait --timeout 600s --kube-context k3d-microservices   # operator 1.30.0",
+                "$ helm upgrade --install cnpg cnpg/cloudnative-pg --version 0.29.0 --namespace cnpg-system --create-namespace --wait --timeout 600s --kube-context k3d-microservices   # waits up to 600 s: CloudNativePG 1.30.0 installed or upgraded, its pods ready",
                 "$ kubectl --context k3d-microservices --namespace cnpg-system rollout status deployment/cnpg-cloudnative-pg --timeout=600s   # waits up to 600 s: the operator running",
             ],
         ),

@@ -263,13 +263,8 @@ fn writes_that_never_recover_fail_the_lab() {
     let run = failover(&fakes, port);
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("✗ no write succeeded after the kill"),
-        "{}",
         run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("writes were still failing when the load loop ended"),
+            .contains("✗ writes had not worked again after the kill when the run ended"),
         "{}",
         run.stdout
     );

@@ -219,6 +219,14 @@ fn k3s_the_static_checks_and_the_operator_agree_on_the_kubernetes_minor() {
             .any(|l| l.starts_with("k8s-openapi") && l.contains(&feature)),
         "xtask/Cargo.toml: the k8s-openapi feature must be {feature} (the k3s minor)"
     );
+    // The words follow the pin.
+    for file in ["book/src/04-kubernetes.md", "exercises/04-kubernetes/README.md"] {
+        let text = read(file);
+        assert!(
+            text.contains(&format!("Kubernetes {minor} types")),
+            "{file} does not say the checks use the Kubernetes {minor} types"
+        );
+    }
     // The parse message names the same version.
     let run = check_changed("k8s/configmap.yaml", "data:", "dato:");
     assert!(

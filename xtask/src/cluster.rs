@@ -1,8 +1,12 @@
 //! The local cluster, from xtask: k3d with a registry, the CloudNativePG
-//! operator, IBDb and its database, and the failover lab. Every command
-//! takes `--dry-run` and then prints the exact commands without running any.
+//! operator, IBDb and its database. Every command takes `--dry-run` and then
+//! prints the exact commands without running any. The failover lab is in
+//! `chaos`, the maintainers' smoke run in `smoke`.
 
-use std::path::Path;
+pub mod chaos;
+pub mod smoke;
+
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -12,29 +16,69 @@ use crate::proc::{Cleanup, register};
 use crate::report::Failure;
 use crate::tools::Tool;
 
-/// The CNPG Helm chart, pinned (operator 1.27).
+/// The CNPG Helm chart, pinned here and nowhere else: chart 0.29.0 installs
+/// operator 1.30.0 (cloudnative-pg/charts charts/cloudnative-pg/Chart.yaml,
+/// `version`/`appVersion`), which supports Kubernetes 1.34 to 1.36
+/// (cloudnative-pg docs/src/supported_releases.md).
 pub const CNPG_REPO: &str = "https://cloudnative-pg.github.io/charts";
-pub const CNPG_CHART_VERSION: &str = "0.26.0";
+pub const CNPG_CHART_VERSION: &str = "0.29.0";
+pub const CNPG_OPERATOR_VERSION: &str = "1.30.0";
+/// The Kubernetes minors that operator supports (not only "tested").
+pub const CNPG_KUBERNETES: &[&str] = &["1.34", "1.35", "1.36"];
 pub const CNPG_NAMESPACE: &str = "cnpg-system";
-/// The operator's Deployment as the chart names it for release `cnpg`.
+/// The operator's Deployment as the chart names it for release `cnpg`
+/// (charts/cloudnative-pg templates/_helpers.tpl `cloudnative-pg.fullname`:
+/// RELEASE-cloudnative-pg).
 pub const CNPG_DEPLOYMENT: &str = "cnpg-cloudnative-pg";
 
-pub const REGISTRY: &str = "registry.localhost:5000";
-pub const IBDB_IMAGE: &str = "registry.localhost:5000/ibdb";
-/// The tag `deploy` builds and sets (helm/ibdb/values.yaml has the same).
-pub const IBDB_TAG: &str = "0.1.0";
+/// The registry k3d.yaml creates: the name the nodes pull by (k3d writes
+/// their mirror for it) and the host address you push to. See k3d.yaml.
+pub const REGISTRY_NAME: &str = "registry.localhost";
+pub const REGISTRY_HOST_PORT: &str = "5005";
+pub const REGISTRY_PULL: &str = "registry.localhost:5005";
+pub const REGISTRY_PUSH: &str = "localhost:5005";
+/// IBDb's image: pushed as `localhost:5005/ibdb:TAG`, pulled by the nodes as
+/// `registry.localhost:5005/ibdb:TAG`.
+pub const IBDB_REPOSITORY: &str = "registry.localhost:5005/ibdb";
+pub const IBDB_PUSH_REPOSITORY: &str = "localhost:5005/ibdb";
+/// IBDb's version; `deploy` tags each build `VERSION-<image id>`, so a
+/// rebuilt image is a new tag and every node pulls it.
+pub const IBDB_VERSION: &str = "0.1.0";
 pub const IBDB_NAMESPACE: &str = "ibdb";
 pub const IBDB_RELEASE: &str = "ibdb";
 /// The CNPG cluster of IBDb; CNPG writes its credentials to `<name>-app`.
 pub const IBDB_DATABASE: &str = "ibdb-db";
 
+/// How long each wait may take on a cold laptop (nothing pulled or built yet).
+pub mod waits {
+    use std::time::Duration;
+    /// k3d pulls the k3s image, starts three nodes; they turn Ready.
+    pub const NODES: Duration = Duration::from_secs(300);
+    /// The operator's image is pulled and its webhooks answer.
+    pub const OPERATOR: Duration = Duration::from_secs(600);
+    /// IBDb's image built without any cache (every crate compiled).
+    pub const BUILD: Duration = Duration::from_secs(1800);
+    /// Three PostgreSQL instances, one after the other, each node pulling
+    /// the PostgreSQL image first (initdb job, primary, two join jobs).
+    pub const DATABASE: Duration = Duration::from_secs(900);
+    /// IBDb's pods: they may have crash-looped while the database was not
+    /// there yet, and the kubelet's back-off between restarts grows to 5 min.
+    pub const IBDB: Duration = Duration::from_secs(600);
+    /// Stage 04's health service (a small image, no database).
+    pub const HEALTH: Duration = Duration::from_secs(300);
+}
+
 /// Options every cluster command shares.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub dry_run: bool,
-    /// Limit for each command run (waits have their own, shorter, limits inside).
-    pub timeout: Duration,
+    /// `--timeout`: a cap on every single command and wait. Without it each
+    /// has its own size (`waits`), and other commands get 10 minutes.
+    pub timeout: Option<Duration>,
 }
+
+/// The limit of a command without a size of its own.
+const DEFAULT_LIMIT: Duration = Duration::from_secs(600);
 
 /// Runs (or, with `--dry-run`, prints) the tools' commands.
 pub struct Runner {
@@ -60,22 +104,17 @@ impl Runner {
     }
 
     /// A runner for a stage check: everything it shows goes to stderr.
-    pub fn for_check(timeout: Duration) -> Runner {
+    pub fn for_check() -> Runner {
         Runner {
             on_stderr: true,
             ..Runner::new(Options {
                 dry_run: false,
-                timeout,
+                timeout: None,
             })
         }
     }
 
-    fn show(&self, argv: &[String], why: &str) {
-        let line = if why.is_empty() {
-            format!("$ {}", command_line(argv))
-        } else {
-            format!("$ {}   # {why}", command_line(argv))
-        };
+    fn say(&self, line: &str) {
         if self.on_stderr {
             eprintln!("{line}");
         } else {
@@ -83,8 +122,21 @@ impl Runner {
         }
     }
 
+    fn show(&self, argv: &[String], why: &str) {
+        if why.is_empty() {
+            self.say(&format!("$ {}", command_line(argv)));
+        } else {
+            self.say(&format!("$ {}   # {why}", command_line(argv)));
+        }
+    }
+
     pub fn dry_run(&self) -> bool {
         self.options.dry_run
+    }
+
+    /// `own`, or less when `--timeout` says so.
+    fn limit(&self, own: Duration) -> Duration {
+        self.options.timeout.map_or(own, |cap| cap.min(own))
     }
 
     /// Every tool must be there before anything runs (not in a dry run).
@@ -105,12 +157,19 @@ impl Runner {
     }
 
     /// `kubectl --context k3d-NAME ARGS`.
-    fn kubectl(&self, args: &[&str]) -> Vec<String> {
+    pub fn kubectl(&self, args: &[&str]) -> Vec<String> {
         let mut all = vec![
             "kubectl".to_string(),
             "--context".into(),
             self.context.clone(),
         ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    }
+
+    /// `kubectl --context k3d-NAME --namespace ibdb ARGS`.
+    pub fn kubectl_ibdb(&self, args: &[&str]) -> Vec<String> {
+        let mut all = self.kubectl(&["--namespace", IBDB_NAMESPACE]);
         all.extend(args.iter().map(|a| a.to_string()));
         all
     }
@@ -126,32 +185,102 @@ impl Runner {
 
     /// Runs a command that changes something; its output goes to the terminal.
     pub fn act(&self, argv: &[String], why: &str) -> anyhow::Result<()> {
-        self.execute(argv, why, false).map(|_| ())
+        self.execute(argv, why, false, DEFAULT_LIMIT).map(|_| ())
+    }
+
+    /// Like `act`, with a limit of its own (a cold image build).
+    pub fn act_for(&self, argv: &[String], why: &str, own: Duration) -> anyhow::Result<()> {
+        self.execute(argv, why, false, own).map(|_| ())
     }
 
     /// Runs a command whose output is needed; in a dry run, `None`.
     pub fn query(&self, argv: &[String], why: &str) -> anyhow::Result<Option<Output>> {
-        self.execute(argv, why, true)
+        self.execute(argv, why, true, DEFAULT_LIMIT)
     }
 
     /// Like `query`, but a failing command is an answer (`Ok(Some(Err))`).
-    fn probe(&self, argv: &[String], why: &str) -> anyhow::Result<Option<Result<Output, String>>> {
+    pub fn probe(
+        &self,
+        argv: &[String],
+        why: &str,
+    ) -> anyhow::Result<Option<Result<Output, String>>> {
         self.show(argv, why);
         if self.dry_run() {
             return Ok(None);
         }
-        match spawn(argv, self.options.timeout, Stdout::Capture)? {
+        let limit = self.limit(DEFAULT_LIMIT);
+        match spawn(argv, limit, Stdout::Capture, None)? {
             Ran::Done(out) if out.status.success() => Ok(Some(Ok(Output {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             }))),
             Ran::Done(out) => Ok(Some(Err(String::from_utf8_lossy(&out.stderr)
                 .trim()
                 .to_string()))),
-            Ran::TimedOut => bail!(timeout_message(argv, self.options.timeout)),
+            Ran::TimedOut => bail!(timeout_message(argv, limit)),
         }
     }
 
-    fn execute(&self, argv: &[String], why: &str, capture: bool) -> anyhow::Result<Option<Output>> {
+    /// A wait on the cluster (`kubectl wait`, `rollout status`, ...) that
+    /// shows what it waits for, for how long, and the elapsed time; when it
+    /// does not end well, what to look at next. `argv` carries its own
+    /// `--timeout=`; the process gets a minute more.
+    pub fn wait(
+        &self,
+        argv: &[String],
+        what: &str,
+        own: Duration,
+        look: &[Vec<String>],
+    ) -> anyhow::Result<()> {
+        let limit = self.limit(own);
+        self.show(argv, &format!("waits up to {} s: {what}", limit.as_secs()));
+        if self.dry_run() {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let beat = |elapsed: Duration| {
+            self.say(&format!(
+                "  … still waiting for {what} ({} s)",
+                elapsed.as_secs()
+            ));
+        };
+        // kubectl's own --timeout ends it; the process gets a little more.
+        let grace = (limit / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let ran = spawn(
+            argv,
+            limit + grace,
+            if self.on_stderr {
+                Stdout::ToStderr
+            } else {
+                Stdout::Inherit
+            },
+            Some(&beat),
+        )?;
+        let elapsed = start.elapsed().as_secs();
+        let why = match ran {
+            Ran::Done(out) if out.status.success() => {
+                self.say(&format!("  ✓ {what} after {elapsed} s"));
+                return Ok(());
+            }
+            Ran::Done(out) => crate::proc::tail(String::from_utf8_lossy(&out.stderr).trim(), 5),
+            Ran::TimedOut => format!("no answer within {} s", limit.as_secs()),
+        };
+        let mut next = String::new();
+        for argv in look {
+            next.push_str(&format!("\n  $ {}", command_line(argv)));
+        }
+        bail!(
+            "{what}: not within {} s (waited {elapsed} s): {why}\nlook at:{next}\n(a cold laptop may need longer: --timeout caps every wait, it never extends one; run the command again to wait more)",
+            limit.as_secs()
+        )
+    }
+
+    fn execute(
+        &self,
+        argv: &[String],
+        why: &str,
+        capture: bool,
+        own: Duration,
+    ) -> anyhow::Result<Option<Output>> {
         self.show(argv, why);
         if self.dry_run() {
             return Ok(None);
@@ -163,7 +292,8 @@ impl Runner {
         } else {
             Stdout::Inherit
         };
-        match spawn(argv, self.options.timeout, stdout)? {
+        let limit = self.limit(own);
+        match spawn(argv, limit, stdout, None)? {
             Ran::Done(out) if out.status.success() => Ok(Some(Output {
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             })),
@@ -180,14 +310,14 @@ impl Runner {
                     }
                 )
             }
-            Ran::TimedOut => bail!(timeout_message(argv, self.options.timeout)),
+            Ran::TimedOut => bail!(timeout_message(argv, limit)),
         }
     }
 }
 
 fn timeout_message(argv: &[String], limit: Duration) -> String {
     format!(
-        "`{}` did not finish within {} s and was stopped; give it longer with --timeout SECONDS, or look at the cluster with `cargo xtask cluster status`",
+        "`{}` did not finish within {} s and was stopped; look at the cluster with `cargo xtask cluster status`",
         command_line(argv),
         limit.as_secs()
     )
@@ -223,8 +353,14 @@ enum Ran {
     TimedOut,
 }
 
-/// Runs `argv` from the repository root, stopping it after `limit`.
-fn spawn(argv: &[String], limit: Duration, stdout: Stdout) -> anyhow::Result<Ran> {
+/// Runs `argv` from the repository root, stopping it after `limit`;
+/// `beat` is called every 30 s while it runs.
+fn spawn(
+    argv: &[String],
+    limit: Duration,
+    stdout: Stdout,
+    beat: Option<&dyn Fn(Duration)>,
+) -> anyhow::Result<Ran> {
     let (program, args) = argv.split_first().context("empty command")?;
     let mut expression = duct::cmd(program, args)
         .dir(paths::root())
@@ -243,6 +379,7 @@ fn spawn(argv: &[String], limit: Duration, stdout: Stdout) -> anyhow::Result<Ran
     let pids = handle.pids();
     let _registration = pids.first().map(|&pid| register(Cleanup::Kill(pid)));
     let start = Instant::now();
+    let mut next_beat = Duration::from_secs(30);
     loop {
         if let Some(out) = handle.try_wait()? {
             return Ok(Ran::Done(out.clone()));
@@ -250,6 +387,12 @@ fn spawn(argv: &[String], limit: Duration, stdout: Stdout) -> anyhow::Result<Ran
         if start.elapsed() >= limit {
             let _ = handle.kill();
             return Ok(Ran::TimedOut);
+        }
+        if let Some(beat) = beat
+            && start.elapsed() >= next_beat
+        {
+            beat(start.elapsed());
+            next_beat += Duration::from_secs(30);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -307,15 +450,28 @@ fn cluster_state(r: &Runner) -> anyhow::Result<Option<State>> {
 }
 
 fn wait_for_nodes(r: &Runner) -> anyhow::Result<()> {
-    r.act(
+    let limit = r.limit(waits::NODES);
+    r.wait(
         &r.kubectl(&[
             "wait",
             "--for=condition=Ready",
             "nodes",
             "--all",
-            "--timeout=180s",
+            &format!("--timeout={}s", limit.as_secs()),
         ]),
         "every node Ready",
+        waits::NODES,
+        &[
+            r.kubectl(&["get", "nodes", "--output", "wide"]),
+            r.kubectl(&["describe", "nodes"]),
+            strings(&[
+                "docker",
+                "ps",
+                "--all",
+                "--filter",
+                &format!("name=k3d-{}", cluster_name()),
+            ]),
+        ],
     )
 }
 
@@ -348,7 +504,7 @@ pub fn create(options: Options) -> anyhow::Result<bool> {
     wait_for_nodes(&r)?;
     if !r.dry_run() {
         println!(
-            "✓ cluster {name} is ready (kubectl context k3d-{name}, registry {REGISTRY})\nnext: cargo xtask cnpg install (or cargo xtask up for both)"
+            "✓ cluster {name} is ready (kubectl context k3d-{name}; push images to {REGISTRY_PUSH}/NAME:TAG, manifests pull them as {REGISTRY_PULL}/NAME:TAG)\nnext: cargo xtask cnpg install (or cargo xtask up for both)"
         );
     }
     Ok(true)
@@ -431,7 +587,32 @@ pub fn cnpg_install(options: Options) -> anyhow::Result<bool> {
         &strings(&["helm", "repo", "add", "cnpg", CNPG_REPO, "--force-update"]),
         "the chart repository",
     )?;
-    r.act(
+    let operator = r.limit(waits::OPERATOR);
+    let look = [
+        r.kubectl(&["--namespace", CNPG_NAMESPACE, "get", "pods"]),
+        r.kubectl(&[
+            "--namespace",
+            CNPG_NAMESPACE,
+            "describe",
+            "deployment",
+            CNPG_DEPLOYMENT,
+        ]),
+        r.kubectl(&[
+            "--namespace",
+            CNPG_NAMESPACE,
+            "logs",
+            &format!("deployment/{CNPG_DEPLOYMENT}"),
+        ]),
+        r.kubectl(&[
+            "--namespace",
+            CNPG_NAMESPACE,
+            "get",
+            "events",
+            "--sort-by=.lastTimestamp",
+        ]),
+    ];
+    // helm's own --timeout defaults to 5 minutes: too short for a cold pull.
+    r.wait(
         &r.helm(&[
             "upgrade",
             "--install",
@@ -443,31 +624,47 @@ pub fn cnpg_install(options: Options) -> anyhow::Result<bool> {
             CNPG_NAMESPACE,
             "--create-namespace",
             "--wait",
+            "--timeout",
+            &format!("{}s", operator.as_secs()),
         ]),
-        "install or upgrade the operator",
+        &format!("CloudNativePG {CNPG_OPERATOR_VERSION} installed or upgraded, its pods ready"),
+        waits::OPERATOR,
+        &look,
     )?;
-    r.act(
+    r.wait(
         &r.kubectl(&[
             "--namespace",
             CNPG_NAMESPACE,
             "rollout",
             "status",
             &format!("deployment/{CNPG_DEPLOYMENT}"),
-            "--timeout=180s",
+            &format!("--timeout={}s", operator.as_secs()),
         ]),
-        "the operator is running",
+        "the operator running",
+        waits::OPERATOR,
+        &look,
     )?;
-    r.act(
+    r.wait(
         &r.kubectl(&[
             "wait",
             "--for=condition=Established",
             "crd/clusters.postgresql.cnpg.io",
             "--timeout=60s",
         ]),
-        "the Cluster resource type is served",
+        "the Cluster resource type served",
+        Duration::from_secs(60),
+        &[r.kubectl(&[
+            "get",
+            "crd",
+            "clusters.postgresql.cnpg.io",
+            "--output",
+            "yaml",
+        ])],
     )?;
     if !r.dry_run() {
-        println!("✓ CloudNativePG {CNPG_CHART_VERSION} is installed\nnext: cargo xtask deploy");
+        println!(
+            "✓ CloudNativePG {CNPG_OPERATOR_VERSION} (chart {CNPG_CHART_VERSION}) is installed\nnext: cargo xtask deploy"
+        );
     }
     Ok(true)
 }
@@ -477,29 +674,243 @@ pub fn up(options: Options) -> anyhow::Result<bool> {
     Ok(create(options.clone())? && cnpg_install(options)?)
 }
 
+/// What `deploy` deploys, and how.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    /// The raw manifests of k8s/ instead of the Helm chart.
+    pub manifests: bool,
+    /// The reference solution instead of the trainee's exercise.
+    pub solutions: bool,
+    /// Any IBDb folder (a trainee's copy); checked like exercises/06-ibdb.
+    pub dir: Option<PathBuf>,
+}
+
+/// Which IBDb `deploy` builds, and how to say it.
+fn ibdb_source(deploy: &DeployOptions) -> anyhow::Result<(PathBuf, String, bool)> {
+    let root = paths::root();
+    Ok(match &deploy.dir {
+        Some(dir) => {
+            let dir = std::path::absolute(dir)?;
+            let text = format!("the IBDb in {}", paths::show(&dir));
+            (dir, text, true)
+        }
+        None if deploy.solutions => (
+            root.join("solutions/06-ibdb"),
+            "the reference IBDb (solutions/06-ibdb, --solutions)".into(),
+            false,
+        ),
+        None => (
+            root.join("exercises/06-ibdb"),
+            "your IBDb (exercises/06-ibdb; --solutions deploys the reference)".into(),
+            true,
+        ),
+    })
+}
+
+/// A trainee's IBDb is deployed only once stage 06's check passes on it.
+fn stage_06_gate(r: &Runner, dir: &Path) -> anyhow::Result<()> {
+    let shown = paths::show(dir);
+    if r.dry_run() {
+        println!(
+            "# first: stage 06's check on {shown} (as `cargo xtask verify 06 --dir {shown}`); deploy refuses while it fails"
+        );
+        return Ok(());
+    }
+    println!("# first: stage 06's check on {shown}, so what runs on the cluster works");
+    let stage = crate::stages::find("06")?;
+    let printer = crate::report::Printer::new(false);
+    let result = crate::stages::run_stage(stage, dir, &printer);
+    match result.status {
+        crate::report::Status::Passed => Ok(()),
+        crate::report::Status::Skipped => {
+            let why: Vec<String> = result.checks.iter().map(|c| c.message.clone()).collect();
+            println!(
+                "⊘ stage 06's check could not run here ({}); deploying {shown} unchecked",
+                why.join("; ")
+            );
+            Ok(())
+        }
+        crate::report::Status::Failed => {
+            let failed: Vec<&str> = result
+                .checks
+                .iter()
+                .filter(|c| c.status == crate::report::Status::Failed)
+                .map(|c| c.check.as_str())
+                .collect();
+            bail!(
+                "{shown} does not pass stage 06's check yet (failed: {}); nothing was deployed. Make it pass (`cargo xtask verify 06`, the output above says what is wrong), or deploy the reference solution with `cargo xtask deploy --solutions`",
+                failed.join(", ")
+            )
+        }
+    }
+}
+
+/// Copies the manifests of `from` to `to`, naming `image` instead of the
+/// release image of IBDb.
+fn render_manifests(from: &Path, to: &Path, image: &str) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to)?;
+    let release = format!("image: {IBDB_REPOSITORY}:{IBDB_VERSION}");
+    let mut replaced = false;
+    for file in crate::k8s::yaml_files(from)? {
+        let text = std::fs::read_to_string(&file)?;
+        replaced |= text.contains(&release);
+        let text = text.replace(&release, &format!("image: {image}"));
+        std::fs::write(to.join(file.file_name().context("a file name")?), text)?;
+    }
+    anyhow::ensure!(
+        replaced,
+        "no manifest in {} names `{release}`; the image just built cannot be set",
+        paths::show(from)
+    );
+    Ok(())
+}
+
+/// The objects of `k8s/` that the Helm chart makes too (same names).
+const MANIFEST_OBJECTS: &[&str] = &[
+    "k8s/deployment.yaml",
+    "k8s/service.yaml",
+    "k8s/configmap.yaml",
+    "k8s/database.yaml",
+];
+
 /// `cargo xtask deploy`: IBDb and its database, with Helm (or the raw manifests).
-pub fn deploy(options: Options, manifests: bool) -> anyhow::Result<bool> {
+pub fn deploy(options: Options, deploy: DeployOptions) -> anyhow::Result<bool> {
     let r = Runner::new(options);
     r.need(&[Tool::Docker, Tool::Kubectl, Tool::Helm])?;
-    let image = format!("{IBDB_IMAGE}:{IBDB_TAG}");
-    let context = "solutions/06-ibdb";
-    if !r.dry_run() && !paths::root().join(context).join("Dockerfile").is_file() {
-        bail!("{context}/Dockerfile is missing: IBDb's image cannot be built");
+    let (dir, which, gate) = ibdb_source(&deploy)?;
+    println!("deploying {which}");
+    // The exercise has no Dockerfile of its own: it is built with the
+    // reference one (stage 03's recipe), as skaffold.yaml does.
+    let dockerfile = if dir.join("Dockerfile").is_file() {
+        dir.join("Dockerfile")
+    } else {
+        paths::root().join("solutions/06-ibdb/Dockerfile")
+    };
+    if !r.dry_run() && !dockerfile.is_file() {
+        bail!(
+            "{} is missing: IBDb's image cannot be built",
+            paths::show(&dockerfile)
+        );
     }
+    if gate {
+        stage_06_gate(&r, &dir)?;
+    }
+
+    // Build, tag by content, push through the host port.
+    let iid = paths::target_dir().join("cluster").join(if r.dry_run() {
+        "ibdb-<pid>.iid".to_string()
+    } else {
+        format!("ibdb-{}.iid", std::process::id())
+    });
+    if !r.dry_run() {
+        std::fs::create_dir_all(iid.parent().expect("a parent"))?;
+        let _ = std::fs::remove_file(&iid);
+    }
+    let dir_text = paths::show(&dir);
+    let iid_text = paths::show(&iid);
+    r.act_for(
+        &strings(&[
+            "docker",
+            "build",
+            "--file",
+            &paths::show(&dockerfile),
+            "--iidfile",
+            &iid_text,
+            &dir_text,
+        ]),
+        &format!(
+            "IBDb's image; a first build compiles every crate (up to {} min)",
+            r.limit(waits::BUILD).as_secs() / 60
+        ),
+        waits::BUILD,
+    )?;
+    let id = if r.dry_run() {
+        "<image id>".to_string()
+    } else {
+        std::fs::read_to_string(&iid)
+            .with_context(|| format!("docker build wrote no image id to {iid_text}"))?
+            .trim()
+            .to_string()
+    };
+    if !r.dry_run() {
+        let _ = std::fs::remove_file(&iid);
+    }
+    let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+    let tag = if r.dry_run() {
+        format!("{IBDB_VERSION}-<first 12 of the image id>")
+    } else {
+        format!("{IBDB_VERSION}-{short}")
+    };
+    let pushed = format!("{IBDB_PUSH_REPOSITORY}:{tag}");
     r.act(
-        &strings(&["docker", "build", "--tag", &image, context]),
-        "IBDb's image",
+        &strings(&["docker", "tag", &id, &pushed]),
+        "a new tag per build, so every node pulls it",
     )?;
     r.act(
-        &strings(&["docker", "push", &image]),
-        "into the cluster's registry (registry.localhost must resolve to 127.0.0.1)",
+        &strings(&["docker", "push", &pushed]),
+        &format!("through the registry's host port; the nodes pull it as {IBDB_REPOSITORY}:{tag}"),
     )?;
-    if manifests {
+    r.act(
+        &r.kubectl(&["apply", "--filename", "k8s/00-namespace.yaml"]),
+        "the namespace, enforcing the restricted Pod Security Standard",
+    )?;
+
+    if deploy.manifests {
+        // Helm would not adopt objects kubectl made, nor kubectl keep Helm's
+        // release record right: one owner at a time.
+        let release = r.probe(
+            &r.helm(&["status", IBDB_RELEASE, "--namespace", IBDB_NAMESPACE]),
+            "is IBDb installed with Helm?",
+        )?;
+        let uninstall = r.helm(&[
+            "uninstall",
+            IBDB_RELEASE,
+            "--namespace",
+            IBDB_NAMESPACE,
+            "--wait",
+        ]);
+        let why =
+            "the Helm release owns objects of the same names (its database too): removed first";
+        match release {
+            Some(Ok(_)) => r.act(&uninstall, why)?,
+            None => r.show(&uninstall, &format!("only when there is one: {why}")),
+            Some(Err(_)) => {}
+        }
+        // k8s/ names the release tag; the copy names the image just built,
+        // so one apply rolls out the right pods.
+        let rendered = paths::target_dir().join("cluster").join("k8s");
+        let image = format!("{IBDB_REPOSITORY}:{tag}");
+        if !r.dry_run() {
+            render_manifests(&paths::root().join("k8s"), &rendered, &image)?;
+        }
         r.act(
-            &r.kubectl(&["apply", "--filename", "k8s/"]),
-            "the raw manifests of k8s/",
+            &r.kubectl(&["apply", "--filename", &paths::show(&rendered)]),
+            &format!("the manifests of k8s/, copied with image {image}"),
         )?;
     } else {
+        let owner = r.query(
+            &r.kubectl_ibdb(&[
+                "get",
+                "deployment",
+                "ibdb",
+                "--ignore-not-found",
+                "--output",
+                r"jsonpath={.metadata.name}/{.metadata.labels.app\.kubernetes\.io/managed-by}",
+            ]),
+            "was IBDb deployed from k8s/ before?",
+        )?;
+        let mut delete = r.kubectl(&["delete", "--ignore-not-found", "--wait=true"]);
+        for file in MANIFEST_OBJECTS {
+            delete.push("--filename".into());
+            delete.push(file.to_string());
+        }
+        let why = "objects applied from k8s/ have the names the chart uses (the database too): removed first";
+        match owner.map(|o| o.stdout.trim().to_string()) {
+            None => r.show(&delete, &format!("only when k8s/ was applied: {why}")),
+            Some(o) if o == "ibdb/" => r.act(&delete, why)?,
+            Some(_) => {}
+        }
         r.act(
             &r.helm(&[
                 "upgrade",
@@ -508,257 +919,78 @@ pub fn deploy(options: Options, manifests: bool) -> anyhow::Result<bool> {
                 "helm/ibdb",
                 "--namespace",
                 IBDB_NAMESPACE,
-                "--create-namespace",
                 "--set",
-                &format!("image.tag={IBDB_TAG}"),
+                &format!("image.repository={IBDB_REPOSITORY}"),
+                "--set",
+                &format!("image.tag={tag}"),
                 "--set",
                 "database.create=true",
             ]),
             "IBDb and its CNPG cluster",
         )?;
     }
-    r.act(
-        &r.kubectl(&[
-            "--namespace",
-            IBDB_NAMESPACE,
+
+    let database = r.limit(waits::DATABASE);
+    r.wait(
+        &r.kubectl_ibdb(&[
             "wait",
             "--for=condition=Ready",
             &format!("cluster/{IBDB_DATABASE}"),
-            "--timeout=300s",
+            &format!("--timeout={}s", database.as_secs()),
         ]),
-        "PostgreSQL primary and replicas",
+        "PostgreSQL primary and replicas Ready (each node pulls the PostgreSQL image first)",
+        waits::DATABASE,
+        &[
+            r.kubectl_ibdb(&["get", "cluster", IBDB_DATABASE]),
+            r.kubectl_ibdb(&["describe", "cluster", IBDB_DATABASE]),
+            r.kubectl_ibdb(&[
+                "get",
+                "pods",
+                "--selector",
+                &format!("cnpg.io/cluster={IBDB_DATABASE}"),
+            ]),
+            r.kubectl_ibdb(&["get", "events", "--sort-by=.lastTimestamp"]),
+            r.kubectl(&[
+                "--namespace",
+                CNPG_NAMESPACE,
+                "logs",
+                &format!("deployment/{CNPG_DEPLOYMENT}"),
+            ]),
+        ],
     )?;
     r.act(
-        &r.kubectl(&[
-            "--namespace",
-            IBDB_NAMESPACE,
-            "get",
-            "secret",
-            &format!("{IBDB_DATABASE}-app"),
-        ]),
+        &r.kubectl_ibdb(&["get", "secret", &format!("{IBDB_DATABASE}-app")]),
         "CNPG wrote the credentials",
     )?;
-    r.act(
-        &r.kubectl(&[
-            "--namespace",
-            IBDB_NAMESPACE,
+    let ibdb = r.limit(waits::IBDB);
+    r.wait(
+        &r.kubectl_ibdb(&[
             "rollout",
             "status",
             "deployment/ibdb",
-            "--timeout=180s",
+            &format!("--timeout={}s", ibdb.as_secs()),
         ]),
-        "IBDb is ready",
+        "IBDb's pods ready (pods that crash-looped without a database restart after a back-off)",
+        waits::IBDB,
+        &[
+            r.kubectl_ibdb(&["get", "pods", "--selector", "app.kubernetes.io/name=ibdb"]),
+            r.kubectl_ibdb(&["describe", "deployment", "ibdb"]),
+            r.kubectl_ibdb(&["logs", "deployment/ibdb", "--all-containers", "--previous"]),
+            r.kubectl_ibdb(&["get", "events", "--sort-by=.lastTimestamp"]),
+        ],
     )?;
     if !r.dry_run() {
         println!(
-            "✓ IBDb is deployed\nnext: kubectl --namespace {IBDB_NAMESPACE} port-forward svc/ibdb 8000:8000, then curl localhost:8000/books"
+            "✓ {which} is deployed as {IBDB_REPOSITORY}:{tag}\nnext: kubectl --namespace {IBDB_NAMESPACE} port-forward svc/ibdb 8000:8000, then curl localhost:8000/books"
         );
     }
     Ok(true)
 }
 
-/// How the failover lab runs.
-#[derive(Debug, Clone)]
-pub struct ChaosOptions {
-    /// Total length of the load loop.
-    pub duration: Duration,
-    /// Load before the primary is deleted.
-    pub warmup: Duration,
-    /// Pause between two writes.
-    pub interval: Duration,
-    /// Local end of the port-forward.
-    pub local_port: u16,
-}
-
-/// One write of the load loop: when (since the start) and whether it worked.
-struct Write {
-    at: Duration,
-    ok: bool,
-}
-
-fn primary(r: &Runner) -> anyhow::Result<Option<String>> {
-    let out = r.query(
-        &r.kubectl(&[
-            "--namespace",
-            IBDB_NAMESPACE,
-            "get",
-            "pods",
-            "--selector",
-            &format!("cnpg.io/cluster={IBDB_DATABASE},cnpg.io/instanceRole=primary"),
-            "--output",
-            "jsonpath={.items[*].metadata.name}",
-        ]),
-        "which pod is the primary?",
-    )?;
-    Ok(out.map(|o| o.stdout.trim().to_string()))
-}
-
-/// `cargo xtask chaos failover`: deletes the primary under load and reports.
-pub fn chaos_failover(options: Options, chaos: ChaosOptions) -> anyhow::Result<bool> {
-    let r = Runner::new(options.clone());
-    r.need(&[Tool::Kubectl])?;
-    let before = primary(&r)?;
-    if before.as_deref() == Some("") {
-        bail!(
-            "no primary pod of cluster {IBDB_DATABASE} in namespace {IBDB_NAMESPACE}; run `cargo xtask deploy` first"
-        );
-    }
-    let forward = r.kubectl(&[
-        "--namespace",
-        IBDB_NAMESPACE,
-        "port-forward",
-        "svc/ibdb",
-        &format!("{}:8000", chaos.local_port),
-    ]);
-    let base = format!("http://127.0.0.1:{}", chaos.local_port);
-    let victim = before.clone().unwrap_or_else(|| "<primary>".into());
-    let delete = r.kubectl(&[
-        "--namespace",
-        IBDB_NAMESPACE,
-        "delete",
-        "pod",
-        &victim,
-        "--wait=false",
-    ]);
-    if r.dry_run() {
-        r.show(&forward, "in the background, for the load loop");
-        println!(
-            "# then: POST {base}/books every {} ms for {} s; after {} s:",
-            chaos.interval.as_millis(),
-            chaos.duration.as_secs(),
-            chaos.warmup.as_secs()
-        );
-        r.show(&delete, "the primary goes away; CNPG promotes a replica");
-        primary(&r)?;
-        return Ok(true);
-    }
-    r.show(&forward, "in the background, for the load loop");
-    let (program, args) = forward.split_first().expect("a command");
-    let handle = duct::cmd(program, args)
-        .stdout_null()
-        .stderr_capture()
-        .unchecked()
-        .start()
-        .context("starting kubectl port-forward")?;
-    let _registration = handle.pids().first().map(|&p| register(Cleanup::Kill(p)));
-    let result = load_loop(&r, &handle, &base, &delete, &chaos);
-    let _ = handle.kill();
-    let writes = result?;
-    let after = primary(&r)?.unwrap_or_default();
-    Ok(report(
-        &writes,
-        chaos.warmup,
-        before.as_deref().unwrap_or(""),
-        &after,
-    ))
-}
-
-fn load_loop(
-    r: &Runner,
-    forward: &duct::Handle,
-    base: &str,
-    delete: &[String],
-    chaos: &ChaosOptions,
-) -> anyhow::Result<Vec<Write>> {
-    // The port-forward must answer first.
-    let start = Instant::now();
-    loop {
-        if let Some(out) = forward.try_wait()? {
-            bail!(
-                "kubectl port-forward stopped: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        if crate::http::get(&format!("{base}/healthz"), Duration::from_secs(2)).is_ok() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(15) {
-            bail!("IBDb does not answer {base}/healthz through the port-forward within 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let start = Instant::now();
-    let mut writes = Vec::new();
-    let mut deleted = false;
-    let mut n = 0;
-    while start.elapsed() < chaos.duration {
-        if !deleted && start.elapsed() >= chaos.warmup {
-            r.act(delete, "the primary goes away; CNPG promotes a replica")?;
-            deleted = true;
-        }
-        n += 1;
-        let body = format!(r#"{{"title":"failover {n}","author":"cargo xtask chaos"}}"#);
-        let ok = agent
-            .post(&format!("{base}/books"))
-            .header("content-type", "application/json")
-            .send(body.as_str())
-            .is_ok_and(|resp| resp.status().is_success());
-        writes.push(Write {
-            at: start.elapsed(),
-            ok,
-        });
-        std::thread::sleep(chaos.interval);
-    }
-    Ok(writes)
-}
-
-/// Prints what the load loop saw; true when writes worked again at the end.
-fn report(writes: &[Write], deleted_at: Duration, before: &str, after: &str) -> bool {
-    let failed: Vec<&Write> = writes.iter().filter(|w| !w.ok).collect();
-    let after_delete = writes.iter().filter(|w| w.at >= deleted_at);
-    let last_failure = failed.last().map(|w| w.at);
-    let recovered = match last_failure {
-        None => Some(Duration::ZERO),
-        Some(last) => writes.iter().find(|w| w.ok && w.at > last).map(|w| w.at),
-    };
-    println!("\nfailover report");
-    println!("  primary before: {before}");
-    println!(
-        "  primary after:  {}",
-        if after.is_empty() {
-            "(none yet)"
-        } else {
-            after
-        }
-    );
-    println!(
-        "  writes: {} sent, {} failed ({} after the primary was deleted)",
-        writes.len(),
-        failed.len(),
-        after_delete.filter(|w| !w.ok).count()
-    );
-    match (failed.first(), last_failure, recovered) {
-        (None, _, _) => {
-            println!(
-                "  no write failed: the switchover was faster than the load loop's resolution"
-            );
-            true
-        }
-        (Some(first), Some(last), Some(ok)) => {
-            println!(
-                "  writes failed from {:.1} s to {:.1} s; they succeeded again {:.1} s after the primary was deleted",
-                first.at.as_secs_f64(),
-                last.as_secs_f64(),
-                ok.saturating_sub(deleted_at).as_secs_f64()
-            );
-            true
-        }
-        _ => {
-            println!("  ✗ writes were still failing when the load loop ended");
-            false
-        }
-    }
-}
-
 /// Whether kubectl reaches a cluster (for stage 04's live check).
 pub fn reachable() -> Result<(), String> {
     let argv = strings(&["kubectl", "cluster-info", "--request-timeout=5s"]);
-    match spawn(&argv, Duration::from_secs(10), Stdout::Capture) {
+    match spawn(&argv, Duration::from_secs(10), Stdout::Capture, None) {
         Ok(Ran::Done(out)) if out.status.success() => Ok(()),
         Ok(Ran::Done(out)) => Err(crate::proc::tail(
             String::from_utf8_lossy(&out.stderr).trim(),
@@ -769,14 +1001,23 @@ pub fn reachable() -> Result<(), String> {
     }
 }
 
+/// The address `docker push` uses for an image the manifests name by the
+/// nodes' address: `registry.localhost:5005/x:t` → `localhost:5005/x:t`.
+pub fn push_name(image: &str) -> String {
+    match image.strip_prefix(&format!("{REGISTRY_PULL}/")) {
+        Some(rest) => format!("{REGISTRY_PUSH}/{rest}"),
+        None => image.to_string(),
+    }
+}
+
 /// Stage 04 on a live cluster: build, push, apply, 3 ready replicas,
 /// port-forward, `GET /`.
 pub fn live_stage_04(dir: &Path) -> Result<String, Failure> {
     let fail = |e: anyhow::Error| {
         Failure::new("the stage running on the cluster", format!("{e:#}"))
-            .hint("`kubectl get pods` and `kubectl describe deployment health` show what happened")
+            .hint("`kubectl get pods`, `kubectl describe deployment health` and `kubectl get events --sort-by=.lastTimestamp` show what happened")
     };
-    let r = Runner::for_check(Duration::from_secs(300));
+    let r = Runner::for_check();
     let k8s = dir.join("k8s");
     let (docs, _) = crate::k8s::load_files(&[k8s.join("deployment.yaml")]);
     let (name, image) = docs
@@ -798,23 +1039,43 @@ pub fn live_stage_04(dir: &Path) -> Result<String, Failure> {
             _ => None,
         })
         .ok_or_else(|| Failure::new("a Deployment", "none in k8s/deployment.yaml"))?;
+    let pushed = push_name(&image);
     let dir_text = dir.display().to_string();
     let k8s_text = k8s.display().to_string();
     let plain = |args: &[&str]| strings(args);
     let run = || -> anyhow::Result<String> {
         r.need(&[Tool::Docker])?;
-        r.act(&plain(&["docker", "build", "--tag", &image, &dir_text]), "")?;
-        r.act(&plain(&["docker", "push", &image]), "")?;
-        r.act(&plain(&["kubectl", "apply", "--filename", &k8s_text]), "")?;
+        r.act_for(
+            &plain(&["docker", "build", "--tag", &pushed, &dir_text]),
+            "",
+            waits::BUILD,
+        )?;
         r.act(
+            &plain(&["docker", "push", &pushed]),
+            &format!("the nodes pull it as {image}"),
+        )?;
+        r.act(&plain(&["kubectl", "apply", "--filename", &k8s_text]), "")?;
+        r.wait(
             &plain(&[
                 "kubectl",
                 "rollout",
                 "status",
                 &format!("deployment/{name}"),
-                "--timeout=180s",
+                &format!("--timeout={}s", waits::HEALTH.as_secs()),
             ]),
-            "",
+            &format!("the pods of {name} ready"),
+            waits::HEALTH,
+            &[
+                plain(&[
+                    "kubectl",
+                    "get",
+                    "pods",
+                    "--selector",
+                    &format!("app.kubernetes.io/name={name}"),
+                ]),
+                plain(&["kubectl", "describe", "deployment", &name]),
+                plain(&["kubectl", "get", "events", "--sort-by=.lastTimestamp"]),
+            ],
         )?;
         let ready = r
             .query(

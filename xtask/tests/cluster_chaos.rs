@@ -1,6 +1,9 @@
-//! `cargo xtask chaos failover` against fake kubectl and a stand-in for
-//! IBDb behind the "port-forward": the stand-in fails writes for a while
-//! after the fake deletes the primary, as IBDb does during a CNPG switchover.
+//! `cargo xtask chaos failover` and `chaos switchover` against fake kubectl
+//! and a stand-in for IBDb behind the "port-forward": the stand-in fails
+//! writes for a while after the fake kills the primary (or is asked to
+//! switch over), as IBDb does while CNPG promotes a replica. The fake only
+//! proves what it was told; the rules it follows are CloudNativePG's, named
+//! at each test.
 
 mod fakes;
 mod support;
@@ -60,10 +63,10 @@ fn stand_in(state: PathBuf, outage: usize) -> u16 {
     port
 }
 
-fn failover(fakes: &Fakes, port: u16) -> support::Run {
+fn lab(fakes: &Fakes, scenario: &str, port: u16, svg: &std::path::Path) -> support::Run {
     fakes.xtask(&[
         "chaos",
-        "failover",
+        scenario,
         "--duration",
         "3",
         "--warmup",
@@ -72,11 +75,17 @@ fn failover(fakes: &Fakes, port: u16) -> support::Run {
         "50",
         "--local-port",
         &port.to_string(),
+        "--svg",
+        svg.to_str().unwrap(),
     ])
 }
 
+fn failover(fakes: &Fakes, port: u16) -> support::Run {
+    lab(fakes, "failover", port, &fakes.state().join("failover.svg"))
+}
+
 #[test]
-fn failover_reports_failed_writes_and_when_they_worked_again() {
+fn failover_kills_the_primary_quickly_and_reports_the_outage() {
     let fakes = Fakes::new();
     let port = stand_in(fakes.state(), 5);
     let run = failover(&fakes, port);
@@ -88,33 +97,147 @@ fn failover_reports_failed_writes_and_when_they_worked_again() {
         )),
         "{calls:?}"
     );
+    // cloudnative-pg tests/e2e/suite_test.go (quickDeletionPeriod = 1, used by
+    // failover_test.go): the primary is deleted with a 1 s grace period. With
+    // the default one a smart shutdown of up to smartShutdownTimeout (180 s,
+    // docs/src/instance_manager.md "Shutdown control") lets open sessions go
+    // on, and the lab could see no failover at all.
     assert!(
         calls.contains(
-            &"kubectl --context k3d-microservices --namespace ibdb delete pod ibdb-db-1 --wait=false"
+            &"kubectl --context k3d-microservices --namespace ibdb delete pod ibdb-db-1 --grace-period=1 --wait=false"
                 .to_string()
         ),
+        "cloudnative-pg tests/e2e/suite_test.go quickDeletionPeriod: {calls:?}"
+    );
+    // The primary is read from the Cluster's status.currentPrimary
+    // (cloudnative-pg api/v1/cluster_types.go), before and after.
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.ends_with("get cluster ibdb-db --output json"))
+            .count()
+            >= 2,
         "{calls:?}"
     );
+    for expected in [
+        "primary before: ibdb-db-1",
+        "primary after:  ibdb-db-2",
+        "writes: ",
+        "5 failed",
+        "    5 × HTTP 503",
+        "new primary seen in status.currentPrimary ",
+        "from the kill until writes worked again: ",
+        "timeline (one row per second; █ write ok, ░ write failed; K kill, P new primary seen)",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
+    }
+    // One row per second; the kill is marked at second 1.
     assert!(
-        run.stdout.contains("primary before: ibdb-db-1"),
+        run.stdout.lines().any(|l| l.starts_with("     1 s K")),
         "{}",
         run.stdout
     );
+    let svg = std::fs::read_to_string(fakes.state().join("failover.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("ibdb-db-1 → ibdb-db-2"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(">kill</text>") && svg.contains("#c62828"),
+        "{svg}"
+    );
+}
+
+#[test]
+fn a_primary_that_did_not_change_fails_the_lab() {
+    // Writes that never fail prove nothing when CNPG did not fail over:
+    // status.currentPrimary must name another instance afterwards.
+    let fakes = Fakes::new();
+    fakes.set("no-promotion", "");
+    let port = stand_in(fakes.state(), 0);
+    let run = failover(&fakes, port);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("✗ the primary did not change (ibdb-db-1): no failover happened"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("status.currentPrimary never changed during the run"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn switchover_sets_the_target_primary_like_kubectl_cnpg_promote() {
+    // cloudnative-pg internal/cmd/plugin/promote/promote.go: targetPrimary,
+    // targetPrimaryTimestamp, phase "Switchover in progress" and phaseReason,
+    // patched on the status with an optimistic lock (the resourceVersion).
+    let fakes = Fakes::new();
+    let port = stand_in(fakes.state(), 3);
+    let svg = fakes.state().join("switchover.svg");
+    let run = lab(&fakes, "switchover", port, &svg);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let patch = fakes
+        .calls()
+        .into_iter()
+        .find(|c| c.contains(" patch cluster ibdb-db "))
+        .expect("a patch");
+    assert!(
+        patch.starts_with(
+            "kubectl --context k3d-microservices --namespace ibdb patch cluster ibdb-db --subresource=status --type=merge --patch "
+        ),
+        "{patch}"
+    );
+    for part in [
+        r#""resourceVersion":"4711""#,
+        r#""targetPrimary":"ibdb-db-2""#,
+        r#""phase":"Switchover in progress""#,
+        r#""phaseReason":"Switching over to ibdb-db-2""#,
+        r#""targetPrimaryTimestamp":"20"#,
+    ] {
+        assert!(
+            patch.contains(part),
+            "cloudnative-pg internal/cmd/plugin/promote/promote.go: {part} not in {patch}"
+        );
+    }
+    assert!(
+        !fakes.calls().iter().any(|c| c.contains(" delete pod ")),
+        "a switchover kills nothing"
+    );
+    assert!(run.stdout.contains("switchover report"), "{}", run.stdout);
     assert!(
         run.stdout.contains("primary after:  ibdb-db-2"),
         "{}",
         run.stdout
     );
+    assert!(run.stdout.contains("3 × HTTP 503"), "{}", run.stdout);
     assert!(
-        run.stdout
-            .contains("5 failed (5 after the primary was deleted)"),
-        "{}",
-        run.stdout
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("switchover request")
     );
+
+    // --to names the instance; one that is not in the Cluster is refused.
+    let fakes = Fakes::new();
+    let run = fakes.xtask(&[
+        "chaos",
+        "switchover",
+        "--to",
+        "ibdb-db-9",
+        "--local-port",
+        "1",
+    ]);
+    assert_eq!(run.code, Some(2));
     assert!(
-        run.stdout.contains("they succeeded again"),
+        run.stderr.contains(
+            "ibdb-db-9 is not an instance of ibdb-db (they are: ibdb-db-1, ibdb-db-2, ibdb-db-3)"
+        ),
         "{}",
-        run.stdout
+        run.stderr
     );
 }
 
@@ -124,7 +247,13 @@ fn failover_without_failures_says_so() {
     let port = stand_in(fakes.state(), 0);
     let run = failover(&fakes, port);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("no write failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("0 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("from the kill until writes worked again: "),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -135,7 +264,7 @@ fn writes_that_never_recover_fail_the_lab() {
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout
-            .contains("writes were still failing when the load loop ended"),
+            .contains("✗ writes had not worked again after the kill when the run ended"),
         "{}",
         run.stdout
     );
@@ -165,7 +294,7 @@ fn failover_with_a_missing_kubectl_or_a_failing_port_forward() {
         run.stderr
     );
 
-    // Nothing answers on the local port: the lab stops before deleting anything.
+    // Nothing answers on the local port: the lab stops before killing anything.
     let fakes = Fakes::new();
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -181,5 +310,5 @@ fn failover_with_a_missing_kubectl_or_a_failing_port_forward() {
         &closed.to_string(),
     ]);
     assert_eq!(run.code, Some(2), "{}", run.stdout);
-    assert!(!fakes.has("deleted"), "nothing may be deleted without load");
+    assert!(!fakes.has("deleted"), "nothing may be killed without load");
 }

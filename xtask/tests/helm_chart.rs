@@ -98,7 +98,7 @@ fn the_rendered_chart_wires_database_probes_labels_and_security() {
         "app.kubernetes.io/name: ibdb",
         "app.kubernetes.io/instance: ibdb",
         "app.kubernetes.io/managed-by: Helm",
-        "image: \"registry.localhost:5000/ibdb:0.1.0\"",
+        "image: \"registry.localhost:5005/ibdb:0.1.0\"",
         "runAsNonRoot: true",
         "allowPrivilegeEscalation: false",
         "type: RuntimeDefault",
@@ -145,6 +145,125 @@ fn the_schema_refuses_misspelled_keys_and_the_latest_tag() {
 }
 
 #[test]
+fn the_schema_refuses_what_breaks_the_restricted_standard_or_a_name_rule() {
+    // kubernetes.io/docs/concepts/security/pod-security-standards (restricted):
+    // non-root, no privilege escalation, not privileged, ALL capabilities
+    // dropped (only NET_BIND_SERVICE added back), seccomp RuntimeDefault or
+    // Localhost. The namespace the kit creates enforces it
+    // (k8s/00-namespace.yaml), so such values would be refused by the API
+    // server; the schema refuses them at `helm template` already.
+    let Some(helm) = helm() else { return };
+    for (value, why) in [
+        ("podSecurityContext.runAsUser=0", "root"),
+        (
+            "podSecurityContext.runAsNonRoot=false",
+            "runAsNonRoot false",
+        ),
+        (
+            "podSecurityContext.seccompProfile.type=Unconfined",
+            "seccomp Unconfined",
+        ),
+        (
+            "podSecurityContext.sysctls[0].name=net.core.somaxconn",
+            "sysctls",
+        ),
+        ("securityContext.privileged=true", "privileged"),
+        (
+            "securityContext.allowPrivilegeEscalation=true",
+            "privilege escalation",
+        ),
+        (
+            "securityContext.capabilities.drop={NET_RAW}",
+            "ALL not dropped",
+        ),
+        (
+            "securityContext.capabilities.add={SYS_ADMIN}",
+            "an added capability",
+        ),
+        ("securityContext.runAsUser=0", "a root container"),
+        // Kubernetes object names (RFC 1035 labels for the Services CNPG
+        // names after the cluster: <name>-rw, -ro, -r).
+        (
+            "database.clusterName=Bad_Name",
+            "a name with capitals and _",
+        ),
+        ("database.clusterName=-db", "a name starting with -"),
+        (
+            "database.clusterName=a-name-that-is-far-too-long-for-the-services-cnpg-makes",
+            "a name too long",
+        ),
+    ] {
+        let (ok, _, err) = run(&helm, &["template", "ibdb", "helm/ibdb", "--set", value]);
+        assert!(!ok, "{why} ({value}) was accepted");
+        assert!(
+            err.contains("values don't meet the specifications of the schema"),
+            "{why}: {err}"
+        );
+    }
+    // What the kit sets is accepted, and lints strictly.
+    let (ok, out, err) = run(
+        &helm,
+        &[
+            "lint",
+            "--strict",
+            "helm/ibdb",
+            "--set",
+            "database.clusterName=shared-pg",
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+}
+
+#[test]
+fn chart_and_manifests_select_ibdbs_pods_with_the_same_labels() {
+    // A Deployment's selector cannot change (apps/v1): `deploy --manifests`
+    // after a Helm deploy failed on it while the two differed.
+    let Some(helm) = helm() else { return };
+    let rendered = render(&helm, "helm/ibdb", &[]);
+    let chart = rendered
+        .split("\n---")
+        .find(|d| d.contains("kind: Deployment"))
+        .unwrap();
+    let selector = |text: &str| -> Vec<String> {
+        let at = text.find("matchLabels:").unwrap();
+        text[at..]
+            .lines()
+            .skip(1)
+            .take_while(|l| l.trim_start().starts_with("app.kubernetes.io/"))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let manifests = std::fs::read_to_string(support::root().join("k8s/deployment.yaml")).unwrap();
+    assert_eq!(selector(chart), selector(&manifests));
+    assert_eq!(
+        selector(chart),
+        [
+            "app.kubernetes.io/name: ibdb",
+            "app.kubernetes.io/instance: ibdb"
+        ]
+    );
+}
+
+#[test]
+fn the_rendered_startup_probe_outlasts_ibdbs_database_wait() {
+    let Some(helm) = helm() else { return };
+    let rendered = render(&helm, "helm/ibdb", &[]);
+    assert!(
+        rendered.contains("DB_STARTUP_TIMEOUT_MS: \"120000\""),
+        "{rendered}"
+    );
+    let probe = &rendered[rendered.find("startupProbe:").unwrap()..];
+    assert!(
+        probe.contains("periodSeconds: 1") && probe.contains("failureThreshold: 150"),
+        "{probe}"
+    );
+    assert!(
+        rendered.contains("progressDeadlineSeconds: 1800"),
+        "{rendered}"
+    );
+}
+
+#[test]
 fn a_broken_chart_fails_the_static_checks() {
     let Some(helm) = helm() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -183,5 +302,33 @@ fn xtask_helm_check_passes() {
     assert!(
         run.stdout
             .contains("✓ the chart lints, renders, and passes the static checks")
+    );
+}
+
+#[test]
+fn kubectl_validates_fields_strictly_by_default_and_the_words_say_so() {
+    // kubectl apply --help: `--validate='strict'` (server-side field
+    // validation, KEP-2885, GA in Kubernetes 1.27). A misspelled field is
+    // refused by kubectl too, not "dropped without a word"; the static check
+    // finds it before there is a cluster.
+    for file in [
+        "exercises/04-kubernetes/README.md",
+        "book/src/04-kubernetes.md",
+    ] {
+        let text = std::fs::read_to_string(support::root().join(file)).unwrap();
+        assert!(!text.contains("without a word"), "{file}");
+    }
+    let Some(helm) = helm() else { return };
+    let kubectl = helm.with_file_name("kubectl");
+    let kubectl = if kubectl.is_file() {
+        kubectl
+    } else {
+        PathBuf::from("kubectl")
+    };
+    let (ok, out, err) = run(&kubectl, &["apply", "--help"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("--validate='strict'"),
+        "kubectl apply --help: the default of --validate is not strict:\n{out}"
     );
 }

@@ -263,12 +263,16 @@ fn on_a_cluster_the_live_check_builds_pushes_applies_and_asks_the_service() {
     // The tools' progress goes to stderr; stdout holds only the report.
     assert!(
         run.stderr
-            .contains("naming to registry.localhost:5000/health:0.1.0 done"),
+            .contains("naming to localhost:5005/health:0.1.0 done"),
         "{}",
         run.stderr
     );
     let dir = support::root().join("solutions/04-kubernetes");
-    let image = "registry.localhost:5000/health:0.1.0";
+    // Pushed through the registry's host port as localhost:5005/...; the
+    // manifests name registry.localhost:5005/..., which the nodes pull through
+    // the mirror k3d writes for its registry (k3d-io/k3d
+    // pkg/client/registry.go, RegistryGenerateK3sConfig).
+    let image = "localhost:5005/health:0.1.0";
     let calls: Vec<String> = fakes
         .calls()
         .into_iter()
@@ -282,7 +286,7 @@ fn on_a_cluster_the_live_check_builds_pushes_applies_and_asks_the_service() {
             format!("docker build --tag {image} {}", dir.display()),
             format!("docker push {image}"),
             format!("kubectl apply --filename {}", dir.join("k8s").display()),
-            "kubectl rollout status deployment/health --timeout=180s".into(),
+            "kubectl rollout status deployment/health --timeout=300s".into(),
             "kubectl get deployment health --output jsonpath={.status.readyReplicas}".into(),
             forward.clone(),
         ]

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::cluster::{self, ChaosOptions, Options};
+use crate::cluster::chaos::{ChaosOptions, Scenario};
+use crate::cluster::{self, DeployOptions, Options};
 
 #[derive(Subcommand)]
 pub enum KubeCommand {
@@ -21,13 +22,34 @@ pub enum KubeCommand {
     },
     /// The cluster and the CNPG operator (`cluster create` + `cnpg install`).
     Up(RunArgs),
-    /// IBDb and its PostgreSQL cluster: build, push, helm upgrade --install, wait.
+    /// IBDb and its PostgreSQL cluster: your exercises/06-ibdb once stage 06's
+    /// check passes (or the reference, --solutions): build, push, install, wait.
     Deploy {
         #[command(flatten)]
         run: RunArgs,
-        /// Apply the raw manifests of k8s/ instead of the Helm chart.
+        /// Apply the raw manifests of k8s/ instead of the Helm chart (an
+        /// existing Helm release is uninstalled first, and the other way round).
         #[arg(long)]
         manifests: bool,
+        /// Deploy the reference solutions/06-ibdb instead of exercises/06-ibdb.
+        #[arg(long, conflicts_with = "dir")]
+        solutions: bool,
+        /// Deploy this IBDb folder (checked like exercises/06-ibdb).
+        #[arg(long, value_name = "PATH")]
+        dir: Option<PathBuf>,
+    },
+    /// For maintainers with a real cluster: up, deploy, verify 04, both chaos
+    /// labs, down; everything printed goes to a transcript the book shows.
+    Smoke {
+        /// Print the steps instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave the cluster running at the end (no `down`).
+        #[arg(long)]
+        keep: bool,
+        /// Where the transcript goes (default book/src/smoke/transcript.txt).
+        #[arg(long, value_name = "PATH")]
+        transcript: Option<PathBuf>,
     },
     /// Delete the cluster (`cluster delete`).
     Down(RunArgs),
@@ -58,16 +80,17 @@ pub struct RunArgs {
     /// Print the exact commands instead of running them.
     #[arg(long)]
     pub dry_run: bool,
-    /// Stop any single command after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
-    pub timeout: u64,
+    /// Cap every single command and wait at this many seconds (without it,
+    /// each wait is sized for a cold laptop; --dry-run shows the sizes).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 impl RunArgs {
     fn options(&self) -> Options {
         Options {
             dry_run: self.dry_run,
-            timeout: Duration::from_secs(self.timeout),
+            timeout: self.timeout.map(Duration::from_secs),
         }
     }
 }
@@ -88,24 +111,52 @@ pub enum CnpgAction {
     Install(RunArgs),
 }
 
+#[derive(Args, Clone)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Length of the load loop, in seconds.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Seconds of load before the primary is taken away.
+    #[arg(long, default_value_t = 5)]
+    warmup: u64,
+    /// Milliseconds between writes.
+    #[arg(long, default_value_t = 200)]
+    interval_ms: u64,
+    /// Local port of the port-forward to IBDb.
+    #[arg(long, default_value_t = 18000)]
+    local_port: u16,
+    /// Where the timeline picture goes (default target/chaos/SCENARIO.svg).
+    #[arg(long, value_name = "PATH")]
+    svg: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    fn chaos(&self) -> ChaosOptions {
+        ChaosOptions {
+            duration: Duration::from_secs(self.duration),
+            warmup: Duration::from_secs(self.warmup),
+            interval: Duration::from_millis(self.interval_ms),
+            local_port: self.local_port,
+            svg: self.svg.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum ChaosAction {
-    /// Delete the CNPG primary while writes run against IBDb; report the outage.
-    Failover {
+    /// Kill the CNPG primary (grace period 1 s) while writes run against IBDb;
+    /// report the outage and draw its timeline.
+    Failover(LoadArgs),
+    /// Hand the primary over on purpose (what `kubectl cnpg promote` does)
+    /// while writes run; report and draw the same.
+    Switchover {
         #[command(flatten)]
-        run: RunArgs,
-        /// Length of the load loop, in seconds.
-        #[arg(long, default_value_t = 60)]
-        duration: u64,
-        /// Seconds of load before the primary is deleted.
-        #[arg(long, default_value_t = 5)]
-        warmup: u64,
-        /// Milliseconds between writes.
-        #[arg(long, default_value_t = 200)]
-        interval_ms: u64,
-        /// Local port of the port-forward to IBDb.
-        #[arg(long, default_value_t = 18000)]
-        local_port: u16,
+        load: LoadArgs,
+        /// The instance to promote (default: the first replica).
+        #[arg(long, value_name = "INSTANCE")]
+        to: Option<String>,
     },
 }
 
@@ -139,26 +190,35 @@ pub fn run(command: KubeCommand) -> anyhow::Result<bool> {
             action: CnpgAction::Install(a),
         } => cluster::cnpg_install(a.options()),
         KubeCommand::Up(a) => cluster::up(a.options()),
-        KubeCommand::Deploy { run, manifests } => cluster::deploy(run.options(), manifests),
-        KubeCommand::Down(a) => cluster::delete(a.options()),
-        KubeCommand::Chaos {
-            action:
-                ChaosAction::Failover {
-                    run,
-                    duration,
-                    warmup,
-                    interval_ms,
-                    local_port,
-                },
-        } => cluster::chaos_failover(
+        KubeCommand::Deploy {
+            run,
+            manifests,
+            solutions,
+            dir,
+        } => cluster::deploy(
             run.options(),
-            ChaosOptions {
-                duration: Duration::from_secs(duration),
-                warmup: Duration::from_secs(warmup),
-                interval: Duration::from_millis(interval_ms),
-                local_port,
+            DeployOptions {
+                manifests,
+                solutions,
+                dir,
             },
         ),
+        KubeCommand::Smoke {
+            dry_run,
+            keep,
+            transcript,
+        } => cluster::smoke::run(dry_run, keep, transcript),
+        KubeCommand::Down(a) => cluster::delete(a.options()),
+        KubeCommand::Chaos { action } => match action {
+            ChaosAction::Failover(load) => {
+                cluster::chaos::run(load.run.options(), Scenario::Failover, load.chaos())
+            }
+            ChaosAction::Switchover { load, to } => cluster::chaos::run(
+                load.run.options(),
+                Scenario::Switchover { to },
+                load.chaos(),
+            ),
+        },
         KubeCommand::K8s {
             action: K8sAction::Check { paths },
         } => super::check_command(&paths),

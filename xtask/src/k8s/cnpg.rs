@@ -1,6 +1,9 @@
-//! The fields of a CloudNativePG `Cluster` the course uses. CNPG is a custom
-//! resource, so `k8s-openapi` has no type for it; fields not listed here are
-//! reported as unknown, like misspelled ones.
+//! The fields of a CloudNativePG `Cluster` the course uses (operator 1.30,
+//! cloudnative-pg api/v1/cluster_types.go). CNPG is a custom resource, so
+//! `k8s-openapi` has no type for it; fields not listed here are reported as
+//! unknown, like misspelled ones. So are the deprecated `minSyncReplicas`
+//! and `maxSyncReplicas`: synchronous replication is configured with
+//! `.spec.postgresql.synchronous` (docs/src/replication.md).
 #![allow(
     dead_code,
     reason = "every field is parsed so unknown ones stand out; the rules read some"
@@ -69,6 +72,35 @@ pub struct LocalRef {
 #[serde(rename_all = "camelCase")]
 pub struct Postgresql {
     pub parameters: Option<std::collections::BTreeMap<String, String>>,
+    pub synchronous: Option<Synchronous>,
+}
+
+/// `SynchronousReplicaConfiguration`: `method` and `number` are required.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Synchronous {
+    pub method: SyncMethod,
+    pub number: u32,
+    pub max_standby_names_from_cluster: Option<u32>,
+    pub standby_names_pre: Option<Vec<String>>,
+    pub standby_names_post: Option<Vec<String>>,
+    pub data_durability: Option<DataDurability>,
+    pub failover_quorum: Option<bool>,
+}
+
+/// `any`: quorum; `first`: priority.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMethod {
+    Any,
+    First,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataDurability {
+    Required,
+    Preferred,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,6 +24,12 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 
 pub use parse::{Doc, load_files, load_text};
 
+/// The Kubernetes minor of the static checks. It must equal the k8s-openapi
+/// feature in xtask/Cargo.toml (`parse::kubernetes_version` reads that one)
+/// and the minor of k3d.yaml's k3s image (xtask/tests/cluster_files.rs holds
+/// them together).
+pub const KUBERNETES: &str = "1.36";
+
 /// A parsed object of a kind the checks know.
 #[derive(Debug)]
 pub enum Object {

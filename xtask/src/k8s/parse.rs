@@ -698,3 +698,11 @@ spec:
         assert_eq!(problems[0].line, Some(6), "{problems:?}");
     }
 }
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_openapi_feature_is_the_pinned_kubernetes_minor() {
+        assert_eq!(super::kubernetes_version(), super::super::KUBERNETES);
+    }
+}

@@ -176,7 +176,7 @@ fn image(doc: &Doc, c: &Container, at: &str, out: &mut Vec<Problem>) {
             "image",
             &here,
             format!("container {} has no image", c.name),
-            "set image: registry.localhost:5000/NAME:TAG",
+            "set image: registry.localhost:5005/NAME:TAG",
         ));
         return;
     };
@@ -674,16 +674,15 @@ fn k3d(doc: &Doc, k: &super::files::K3d, out: &mut Vec<Problem>) {
                 "the k3s image is not pinned ({})",
                 other.unwrap_or("not set")
             ),
-            "pin it, for example image: rancher/k3s:v1.34.1-k3s1",
+            "pin it, for example image: rancher/k3s:v1.36.5-k3s1",
         ),
     }
-    match k.registries.as_ref().and_then(|r| r.create.as_ref()) {
-        Some(r) if r.name == "registry.localhost" && r.host_port.as_deref() == Some("5000") => {}
-        _ => fail(
-            "registries",
-            "no registry registry.localhost on host port 5000".into(),
-            "registries: {create: {name: registry.localhost, hostPort: \"5000\"}}",
-        ),
+    // The k3s minor and the registry's wiring, as k3d does it: k8s/files.rs.
+    let findings = super::files::k3s_image(k)
+        .into_iter()
+        .chain(super::files::k3d_registry(k));
+    for (at, message, hint) in findings {
+        fail(&at, message, &hint);
     }
     if !k
         .ports
@@ -772,6 +771,10 @@ fn skaffold(doc: &Doc, s: &super::files::Skaffold, out: &mut Vec<Problem>) {
                 );
             }
         }
+    }
+    // Profiles and the status check, as skaffold applies them: k8s/files.rs.
+    for (at, message, hint) in super::files::skaffold_profiles(s) {
+        fail(&at, message, &hint);
     }
     for (i, p) in s.profiles.iter().enumerate() {
         for (j, pattern) in p

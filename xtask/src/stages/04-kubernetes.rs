@@ -25,7 +25,7 @@ pub const STAGE: Stage = Stage {
 const FILES: &[&str] = &["deployment.yaml", "service.yaml", "configmap.yaml"];
 
 /// The image the live check builds and the manifests must name.
-pub const IMAGE_REPO: &str = "registry.localhost:5000/health";
+pub const IMAGE_REPO: &str = "registry.localhost:5005/health";
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     let dir = ck.dir.join("k8s");

@@ -5,7 +5,10 @@
 //! is the primary) in files, so a re-run sees what the first run did.
 //!
 //! Control files in the state folder: `fail-TOOL` makes TOOL fail,
-//! `hang-TOOL` makes it hang (for timeouts).
+//! `hang-TOOL` makes it hang (for timeouts), `no-promotion` keeps the CNPG
+//! primary where it is, `db-timeout` makes the database wait time out,
+//! `helm-release` says IBDb is installed with Helm, `owner` holds what
+//! `kubectl get deployment ibdb` finds (`ibdb/` from k8s/, `ibdb/Helm`).
 #![allow(dead_code, reason = "each test file uses a different part")]
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ fi
 
 const K3D: &str = r#"
 case "$*" in
-    --version) echo "k3d version v5.8.3"; echo "k3s version v1.34.1-k3s1 (default)" ;;
+    --version|version) echo "k3d version v5.8.3"; echo "k3s version v1.36.5-k3s1 (default)" ;;
     "cluster list --output json")
         if [ -f "$FAKE_STATE/stopped" ]; then
             echo '[{"name":"microservices","serversCount":1,"serversRunning":0,"agentsCount":2,"agentsRunning":0}]'
@@ -65,27 +68,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
 '
 case "$*" in
-    "version --client"*) echo "Client Version: v1.34.1" ;;
+    "version --client"*) echo "Client Version: v1.36.5" ;;
     "cluster-info"*)
         if [ -f "$FAKE_STATE/cluster" ]; then echo "Kubernetes control plane is running at https://0.0.0.0:6550"
         else echo "The connection to the server localhost:8080 was refused" >&2; exit 1; fi ;;
     *" wait --for=condition=Ready nodes --all"*) echo "node/k3d-microservices-server-0 condition met" ;;
     *" wait --for=condition=Established crd/clusters.postgresql.cnpg.io"*) echo "customresourcedefinition.apiextensions.k8s.io/clusters.postgresql.cnpg.io condition met" ;;
-    *" wait --for=condition=Ready cluster/ibdb-db"*) echo "cluster.postgresql.cnpg.io/ibdb-db condition met" ;;
+    *" wait --for=condition=Ready cluster/ibdb-db"*)
+        if [ -f "$FAKE_STATE/db-timeout" ]; then echo "error: timed out waiting for the condition on clusters/ibdb-db" >&2; exit 1; fi
+        echo "cluster.postgresql.cnpg.io/ibdb-db condition met" ;;
     *" get nodes"*)
         echo "NAME                         STATUS   ROLES                  AGE   VERSION"
-        echo "k3d-microservices-server-0   Ready    control-plane,master   1m    v1.34.1+k3s1" ;;
+        echo "k3d-microservices-server-0   Ready    control-plane,master   1m    v1.36.5+k3s1" ;;
     *" get deployment cnpg-cloudnative-pg"*)
         if [ -f "$FAKE_STATE/cnpg" ]; then echo "cnpg-cloudnative-pg   1/1     1            1           1m"
         else echo 'Error from server (NotFound): deployments.apps "cnpg-cloudnative-pg" not found' >&2; exit 1; fi ;;
     *" rollout status "*) echo "deployment successfully rolled out" ;;
     *" get secret ibdb-db-app"*) echo "ibdb-db-app   kubernetes.io/basic-auth   9      1m" ;;
-    *" get pods --selector cnpg.io/cluster=ibdb-db,cnpg.io/instanceRole=primary"*)
-        if [ -f "$FAKE_STATE/primary" ]; then /bin/cat "$FAKE_STATE/primary"; else printf 'ibdb-db-1'; fi ;;
+    *" get deployment ibdb --ignore-not-found "*)
+        if [ -f "$FAKE_STATE/owner" ]; then /bin/cat "$FAKE_STATE/owner"; fi ;;
+    *" delete --ignore-not-found --wait=true "*) /bin/rm -f "$FAKE_STATE/owner"; echo "deleted" ;;
+    *" get cluster ibdb-db --output json"*)
+        primary=ibdb-db-1
+        if [ -f "$FAKE_STATE/primary" ]; then primary=$(/bin/cat "$FAKE_STATE/primary"); fi
+        echo '{"apiVersion":"postgresql.cnpg.io/v1","kind":"Cluster","metadata":{"name":"ibdb-db","resourceVersion":"4711"},"status":{"currentPrimary":"'"$primary"'","instanceNames":["ibdb-db-1","ibdb-db-2","ibdb-db-3"]}}' ;;
     *" delete pod "*)
         : > "$FAKE_STATE/deleted"
-        printf 'ibdb-db-2' > "$FAKE_STATE/primary"
+        if [ ! -f "$FAKE_STATE/no-promotion" ]; then printf 'ibdb-db-2' > "$FAKE_STATE/primary"; fi
         echo "pod deleted" ;;
+    *" patch cluster ibdb-db --subresource=status --type=merge --patch "*)
+        : > "$FAKE_STATE/deleted"
+        target=${*#*'"targetPrimary":"'}
+        target=${target%%'"'*}
+        if [ ! -f "$FAKE_STATE/no-promotion" ]; then printf '%s' "$target" > "$FAKE_STATE/primary"; fi
+        echo "cluster.postgresql.cnpg.io/ibdb-db patched" ;;
     # Stage 04's live check, on the current context (no --context).
     "rollout status deployment/health "*) echo 'deployment "health" successfully rolled out' ;;
     "get deployment health --output jsonpath={.status.readyReplicas}")
@@ -101,6 +117,7 @@ case "$*" in
     *" port-forward "*)
         echo "Forwarding from 127.0.0.1 -> 8000"
         exec /bin/sleep 60 ;;
+    *" apply --filename k8s/"*) : > "$FAKE_STATE/namespace"; echo "applied" ;;
     *" apply --filename "* | "apply --filename "*) echo "applied" ;;
     *) echo "fake kubectl: unexpected arguments: $*" >&2; exit 64 ;;
 esac
@@ -111,7 +128,11 @@ case "$*" in
     "version --short") echo "v4.3.1+gfake" ;;
     "repo add cnpg "*) echo '"cnpg" has been added to your repositories' ;;
     "upgrade --install cnpg cnpg/cloudnative-pg "*) : > "$FAKE_STATE/cnpg"; echo 'Release "cnpg" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
-    "upgrade --install ibdb helm/ibdb "*) echo 'Release "ibdb" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
+    "upgrade --install ibdb helm/ibdb "*) : > "$FAKE_STATE/helm-release"; printf 'ibdb/Helm' > "$FAKE_STATE/owner"; echo 'Release "ibdb" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
+    "status ibdb "*)
+        if [ -f "$FAKE_STATE/helm-release" ]; then echo "NAME: ibdb"; echo "STATUS: deployed"
+        else echo "Error: release: not found" >&2; exit 1; fi ;;
+    "uninstall ibdb "*) /bin/rm -f "$FAKE_STATE/helm-release" "$FAKE_STATE/owner"; echo 'release "ibdb" uninstalled' ;;
     *) echo "fake helm: unexpected arguments: $*" >&2; exit 64 ;;
 esac
 "#;
@@ -120,13 +141,18 @@ const DOCKER: &str = r#"
 case "$*" in
     "--version") echo "Docker version 28.0.0, build fake" ;;
     "version --format"*) echo "28.0.0" ;;
-    "build "*) echo "naming to ${3:-registry.localhost:5000/ibdb:0.1.0} done" ;;
+    "build --file "*" --iidfile "*)
+        # Like BuildKit: the image id goes to the --iidfile.
+        printf 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' > "$5"
+        echo "writing image sha256:0123456789ab done" ;;
+    "build "*) echo "naming to ${3:-image} done" ;;
+    "tag "*) ;;
     "push "*)
         if [ -f "$FAKE_STATE/no-registry" ]; then
-            echo "Get \"http://registry.localhost:5000/v2/\": dial tcp: lookup registry.localhost: no such host" >&2
+            echo "Get \"http://localhost:5005/v2/\": dial tcp 127.0.0.1:5005: connect: connection refused" >&2
             exit 1
         fi
-        echo "0.1.0: digest: sha256:fake size: 1234" ;;
+        echo "${2##*:}: digest: sha256:fake size: 1234" ;;
     *) echo "fake docker: unexpected arguments: $*" >&2; exit 64 ;;
 esac
 "#;

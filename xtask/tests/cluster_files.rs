@@ -220,7 +220,10 @@ fn k3s_the_static_checks_and_the_operator_agree_on_the_kubernetes_minor() {
         "xtask/Cargo.toml: the k8s-openapi feature must be {feature} (the k3s minor)"
     );
     // The words follow the pin.
-    for file in ["book/src/04-kubernetes.md", "exercises/04-kubernetes/README.md"] {
+    for file in [
+        "book/src/04-kubernetes.md",
+        "exercises/04-kubernetes/README.md",
+    ] {
         let text = read(file);
         assert!(
             text.contains(&format!("Kubernetes {minor} types")),

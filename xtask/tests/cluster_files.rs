@@ -327,9 +327,9 @@ fn number_after(text: &str, key: &str) -> u64 {
 
 #[test]
 fn the_startup_probe_outlasts_ibdbs_own_database_wait() {
-    // IBDb migrates before it listens and waits up to DB_STARTUP_TIMEOUT_MS
-    // for the database (solutions/06-ibdb/src/config.rs); a startup probe that
-    // gives up first kills a pod that is still waiting.
+    // IBDb answers /healthz at once and waits up to DB_STARTUP_TIMEOUT_MS
+    // for the database (solutions/06-ibdb/src/config.rs), then exits; the
+    // startup probe must not be what ends a slow start.
     let config = read("k8s/configmap.yaml");
     let wait_ms = number_after(&config, "DB_STARTUP_TIMEOUT_MS:");
     let deployment = read("k8s/deployment.yaml");
@@ -339,6 +339,27 @@ fn the_startup_probe_outlasts_ibdbs_own_database_wait() {
         window * 1000 > wait_ms,
         "startup probe {window} s <= DB_STARTUP_TIMEOUT_MS {wait_ms} ms"
     );
+}
+
+#[test]
+fn ibdbs_shutdown_deadline_ends_before_the_kubelet_kills_it() {
+    // After SIGTERM IBDb gives requests in flight SHUTDOWN_TIMEOUT_MS (default
+    // in solutions/06-ibdb/src/config.rs); the kubelet sends SIGKILL after
+    // terminationGracePeriodSeconds.
+    let config = read("solutions/06-ibdb/src/config.rs");
+    let default_ms = config
+        .split("\"SHUTDOWN_TIMEOUT_MS\", ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .map(|n| n.replace('_', "").parse::<u64>().unwrap())
+        .expect("the SHUTDOWN_TIMEOUT_MS default in config.rs");
+    for file in ["k8s/deployment.yaml", "helm/ibdb/templates/deployment.yaml"] {
+        let grace = number_after(&read(file), "terminationGracePeriodSeconds:");
+        assert!(
+            default_ms < grace * 1000,
+            "{file}: terminationGracePeriodSeconds {grace} s must exceed IBDb's SHUTDOWN_TIMEOUT_MS ({default_ms} ms)"
+        );
+    }
 }
 
 #[test]

@@ -37,9 +37,10 @@ pub fn pool(config: &DbConfig) -> PgPool {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(
-        "the database at {url} did not accept a connection within {waited:?}; the last \
+        "the database at {url} did not accept a connection within {:.1} s; the last \
          attempt said: {cause}. Is PostgreSQL running and reachable there? Check the host \
-         and port in DATABASE_URL, or wait longer with DB_STARTUP_TIMEOUT_MS"
+         and port in DATABASE_URL, or wait longer with DB_STARTUP_TIMEOUT_MS",
+        waited.as_secs_f64()
     )]
     Unreachable {
         url: String,
@@ -84,24 +85,29 @@ pub async fn migrate(pool: &PgPool, config: &DbConfig) -> Result<(), StartError>
             Err(error) if is_unavailable(&error) => error,
             Err(error) => return Err(refused(url, &error)),
         };
-        if Instant::now() + delay >= deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
             return Err(StartError::Unreachable {
                 url,
                 waited: started.elapsed(),
                 cause: error.to_string(),
             });
         }
-        tracing::warn!(%error, "database {url} not ready, retrying in {delay:?}");
-        tokio::time::sleep(delay).await;
+        let pause = delay.min(left);
+        tracing::warn!(%error, "database {url} not ready, retrying in {pause:?}");
+        tokio::time::sleep(pause).await;
         delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 // ANCHOR_END: migrate
 
 /// One connection attempt, bounded by `deadline` (a black-holed address
-/// would otherwise hang for the operating system's TCP time-out).
+/// would otherwise hang for the operating system's TCP time-out), but given
+/// half a second at least, so the last attempt can still say what is wrong.
 async fn connect(config: &DbConfig, deadline: Instant) -> Result<(), sqlx::Error> {
-    let left = deadline.saturating_duration_since(Instant::now());
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(500));
     match tokio::time::timeout(left, PgConnection::connect_with(&config.connect)).await {
         Ok(connected) => connected?.close().await,
         Err(_elapsed) => Err(sqlx::Error::Io(std::io::Error::new(

@@ -28,6 +28,33 @@ pub const ALL: &[Tool] = &[
     Tool::Hadolint,
 ];
 
+/// The oldest Rust the kit builds with: sqlx 0.9 (stages 05 to 07) needs
+/// 1.94. The same as `rust-version` in every Cargo.toml (a test holds them
+/// together), so cargo itself says so too.
+pub const MIN_RUST: (u32, u32) = (1, 94);
+
+/// `rustc 1.95.0 (59807616e 2026-04-14)` is fine; an older one is an error
+/// that says how to update.
+pub fn rust_new_enough(rustc_version: &str) -> Result<(), String> {
+    let number = rustc_version.split_whitespace().nth(1).unwrap_or("");
+    let mut parts = number.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    let found = match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor),
+        _ => return Err(format!("cannot read the Rust version from {rustc_version:?}")),
+    };
+    if found >= MIN_RUST {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is older than the kit's minimum, Rust {}.{} (sqlx 0.9 needs it): \
+             run `rustup update stable`",
+            rustc_version.trim(),
+            MIN_RUST.0,
+            MIN_RUST.1
+        ))
+    }
+}
+
 /// Install hints: (macOS, Linux, Windows).
 type Hints = (&'static str, &'static str, &'static str);
 
@@ -136,7 +163,12 @@ impl Tool {
             Tool::Kubectl => version_of("kubectl", &["version", "--client"]),
             Tool::Helm => version_of("helm", &["version", "--short"]),
             Tool::Skaffold => version_of("skaffold", &["version"]),
-            Tool::K3d | Tool::Cargo | Tool::Hadolint => version_of(self.name(), &["--version"]),
+            Tool::Cargo => {
+                let cargo = version_of("cargo", &["--version"])?;
+                rust_new_enough(&version_of("rustc", &["--version"])?)?;
+                Ok(cargo)
+            }
+            Tool::K3d | Tool::Hadolint => version_of(self.name(), &["--version"]),
         }
     }
 
@@ -269,4 +301,48 @@ pub fn doctor() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod rust_version_tests {
+    use super::*;
+
+    #[test]
+    fn older_rust_is_refused_with_the_rustup_command() {
+        assert!(rust_new_enough("rustc 1.95.0 (59807616e 2026-04-14)").is_ok());
+        assert!(rust_new_enough("rustc 1.94.0").is_ok());
+        assert!(rust_new_enough("rustc 2.0.0-nightly").is_ok());
+        let error = rust_new_enough("rustc 1.88.0 (6b00bc388 2025-06-23)").unwrap_err();
+        assert!(error.contains("1.94") && error.contains("rustup update stable"), "{error}");
+    }
+
+    #[test]
+    fn every_manifest_and_the_setup_pages_state_the_same_minimum() {
+        let minimum = format!("{}.{}", MIN_RUST.0, MIN_RUST.1);
+        let root = crate::paths::root();
+        let mut manifests = vec![root.join("Cargo.toml")];
+        for folder in ["exercises", "solutions"] {
+            for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+                let manifest = entry.unwrap().path().join("Cargo.toml");
+                if manifest.exists() {
+                    manifests.push(manifest);
+                }
+            }
+        }
+        for manifest in manifests {
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            assert!(
+                text.contains(&format!("rust-version = \"{minimum}\"")),
+                "{}: rust-version must be \"{minimum}\" (tools::MIN_RUST)",
+                manifest.display()
+            );
+        }
+        for page in ["README.md", "book/src/setup.md"] {
+            let text = std::fs::read_to_string(root.join(page)).unwrap();
+            assert!(
+                text.contains(&format!("{minimum} or newer")),
+                "{page} must say Rust {minimum} or newer"
+            );
+        }
+    }
 }

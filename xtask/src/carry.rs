@@ -111,13 +111,18 @@ pub const CARRIED: &[Carry] = &[
             "Cargo.lock",
             "src/main.rs",
             "src/lib.rs",
-            "src/config.rs",
             "src/db.rs",
             "src/error.rs",
             "src/store.rs",
             "src/handlers.rs",
         ],
         to: &["exercises/07-mocks"],
+    },
+    // Stage 07 reads the settings of stage 05.
+    Carry {
+        from: "solutions/05-postgres",
+        files: &["src/config.rs"],
+        to: &["exercises/07-mocks", "solutions/07-mocks"],
     },
     // Stage 07 continues IBDb: same schema, same types, same JSON extractor.
     Carry {

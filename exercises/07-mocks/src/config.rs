@@ -3,6 +3,8 @@
 use std::{env, str::FromStr, time::Duration};
 
 use sqlx::postgres::PgConnectOptions;
+
+// ANCHOR: config
 /// Everything the service can be told from outside. Each field has a sane
 /// default except the database URL, which has no safe guess.
 #[derive(Debug, Clone)]
@@ -19,13 +21,14 @@ pub struct DbConfig {
     /// `DB_MAX_CONNECTIONS`, default 10. PostgreSQL allows 100 connections in
     /// total by default: replicas × this must stay below it.
     pub max_connections: u32,
-    /// `DB_ACQUIRE_TIMEOUT_MS`, default 3 000: how long a request waits for a
-    /// connection before it gets 503. Then it gets 503.
+    /// `DB_ACQUIRE_TIMEOUT_MS`, default 3 000: how long a query waits for a
+    /// connection before it fails.
     pub acquire_timeout: Duration,
     /// `DB_STARTUP_TIMEOUT_MS`, default 30 000: how long start-up waits for
     /// the database to accept the migrations before giving up.
     pub startup_timeout: Duration,
 }
+// ANCHOR_END: config
 
 impl DbConfig {
     /// Settings for `connect` with every other value at its default.

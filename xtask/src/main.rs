@@ -117,12 +117,38 @@ enum BookAction {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(proc::WATCHDOG_ARG) {
+        proc::watchdog();
+        return ExitCode::SUCCESS;
+    }
     proc::install_interrupt_handler();
-    match run(Cli::parse().command) {
+    // `verify --json` owes a script one JSON document, even for an error in
+    // its arguments (exit code 2) or an interrupt (130, see proc.rs).
+    let wants_json = {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        args.first().is_some_and(|a| a == "verify") && args.iter().any(|a| a == "--json")
+    };
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if wants_json && error.use_stderr() => {
+            let _ = error.print();
+            report::print_json(&report::Report::failed(
+                "usage",
+                error.render().to_string().trim().to_string(),
+                2,
+            ));
+            return ExitCode::from(2);
+        }
+        Err(error) => error.exit(),
+    };
+    match run(cli.command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("error: {error:#}");
+            if wants_json {
+                report::print_json(&report::Report::failed("usage", format!("{error:#}"), 2));
+            }
             ExitCode::from(2)
         }
     }

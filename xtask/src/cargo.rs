@@ -42,7 +42,9 @@ fn with_manifest(dir: &Path, args: &[&str]) -> Vec<OsString> {
     if let Some(subcommand) = rest.next() {
         all.push(subcommand.into());
         all.push("--manifest-path".into());
-        all.push(dir.join("Cargo.toml").into());
+        // Absolute: cargo runs in `dir`, a relative `dir` would count twice.
+        let manifest = dir.join("Cargo.toml");
+        all.push(std::path::absolute(&manifest).unwrap_or(manifest).into());
     }
     all.extend(rest.map(OsString::from));
     all

@@ -200,7 +200,7 @@ pub fn wait_until_answers(
             return Err(Failure::new(
                 format!("the server keeps running and answers GET {path} on {at}"),
                 format!(
-                    "it stopped ({}) before answering; its output:\n{}",
+                    "it stopped ({}) before answering\nits output:\n{}",
                     describe_exit(status),
                     server.output(12)
                 ),
@@ -224,7 +224,7 @@ pub fn wait_until_answers(
                 "connection refused for {waited} s: nothing listens on {at}, the port given in PORT; the program still runs"
             ),
             format!(
-                "listen on the port PORT gives ({port}), on 0.0.0.0, not on a fixed port: {start_hint}; a line above that names an address shows where it listens instead"
+                "listen on the port PORT gives ({port}), on 0.0.0.0, not on a fixed port (a line above that names an address shows where it listens instead); if it never gets to listening: {start_hint}"
             ),
         ),
         NoAnswer::NotAccepted => (
@@ -251,5 +251,5 @@ pub fn wait_until_answers(
             start_hint.to_string(),
         ),
     };
-    Err(Failure::new(expected, format!("{seen}; its output:\n{output}")).hint(hint))
+    Err(Failure::new(expected, format!("{seen}\nits output:\n{output}")).hint(hint))
 }

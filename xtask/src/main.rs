@@ -128,6 +128,23 @@ fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         args.first().is_some_and(|a| a == "verify") && args.iter().any(|a| a == "--json")
     };
+    if wants_json {
+        report::set_json();
+        // A bug in the xtask is a document too (exit code 101, as a panic).
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default_hook(info);
+            // A helper thread's panic does not end the run.
+            if std::thread::current().name() != Some("main") {
+                return;
+            }
+            report::ended_early(
+                "internal",
+                format!("the xtask itself failed (a bug, please report it): {info}"),
+                101,
+            );
+        }));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) if wants_json && error.use_stderr() => {

@@ -306,7 +306,7 @@ impl Drop for Server {
 pub fn excerpt(text: &str, lines: usize) -> String {
     const MOST: usize = 12;
     let all: Vec<&str> = text.trim_end().lines().collect();
-    let tail_from = all.len().saturating_sub(lines);
+    let mut tail_from = all.len().saturating_sub(lines);
     let mut telling: Vec<usize> = Vec::new();
     for (at, line) in all[..tail_from].iter().enumerate() {
         if line.contains("panicked at") {
@@ -319,6 +319,9 @@ pub fn excerpt(text: &str, lines: usize) -> String {
     telling.dedup();
     if telling.is_empty() {
         return tail(text, lines);
+    }
+    while tail_from + 1 < all.len() && all[tail_from].trim().is_empty() {
+        tail_from += 1;
     }
     let mut out = Vec::new();
     let skipped = telling.len().saturating_sub(MOST);
@@ -375,7 +378,12 @@ fn names_address(line: &str) -> bool {
 /// The last `lines` lines of `text`, trimmed, or "(no output)".
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();
-    let shown = all[all.len().saturating_sub(lines)..].join("\n");
+    let mut from = all.len().saturating_sub(lines);
+    // Not a blank first line (a panic message starts with one).
+    while from + 1 < all.len() && all[from].trim().is_empty() {
+        from += 1;
+    }
+    let shown = all[from..].join("\n");
     if shown.trim().is_empty() {
         "(no output)".to_string()
     } else {

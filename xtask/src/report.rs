@@ -93,7 +93,8 @@ pub struct Report {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportError {
-    /// "usage" (the arguments) or "interrupted" (Ctrl-C, SIGTERM).
+    /// "usage" (the arguments), "interrupted" (Ctrl-C, SIGTERM) or
+    /// "internal" (a bug in the xtask).
     pub kind: &'static str,
     pub message: String,
 }
@@ -110,6 +111,12 @@ impl Report {
     }
 }
 
+/// Says this run owes a JSON document (before a `Printer` exists, so an
+/// early interrupt still prints one).
+pub fn set_json() {
+    JSON.store(true, Ordering::Relaxed);
+}
+
 /// Whether this run prints a JSON report (set by `Printer::new`).
 pub fn json() -> bool {
     JSON.load(Ordering::Relaxed)
@@ -124,6 +131,15 @@ pub fn so_far(report: &Report) {
 
 /// On an interrupt with `--json`: the report so far, as an error document.
 pub fn interrupted(exit_code: i32) {
+    ended_early(
+        "interrupted",
+        "interrupted (Ctrl-C or SIGTERM) before the checks ended; the processes they started were stopped; `stages` holds the stages checked so far".into(),
+        exit_code,
+    );
+}
+
+/// With `--json`: the report so far, as an error document of `kind`.
+pub fn ended_early(kind: &'static str, message: String, exit_code: i32) {
     if !json() {
         return;
     }
@@ -131,13 +147,10 @@ pub fn interrupted(exit_code: i32) {
         .try_lock()
         .ok()
         .and_then(|slot| slot.clone())
-        .unwrap_or_else(|| Report::failed("interrupted", String::new(), exit_code));
+        .unwrap_or_else(|| Report::failed(kind, String::new(), exit_code));
     report.passed = false;
     report.exit_code = exit_code;
-    report.error = Some(ReportError {
-        kind: "interrupted",
-        message: "interrupted (Ctrl-C or SIGTERM) before the checks ended; the processes they started were stopped; `stages` holds the stages checked so far".into(),
-    });
+    report.error = Some(ReportError { kind, message });
     print_json(&report);
 }
 

@@ -267,6 +267,48 @@ fn a_build_over_its_time_limit_stops_with_a_clear_message_and_no_leftovers() {
     }
 }
 
+/// On a terminal one progress line is redrawn with the elapsed time and the
+/// crate being compiled (util-linux `script` provides the terminal).
+#[test]
+fn a_build_on_a_terminal_shows_what_it_compiles_and_for_how_long() {
+    let fake = FakeStage::with_build_script("fake-tty", Some(support::fake::SLOW_BUILD));
+    let script_pid = fake.scratch("build.pid");
+    let target = fake.scratch("target");
+    let typescript = fake.scratch("typescript");
+    let command = format!(
+        "{} verify --dir {}",
+        env!("CARGO_BIN_EXE_xtask"),
+        fake.path_str()
+    );
+    let _turn = serial();
+    let script = duct::cmd!("script", "-qefc", command, &typescript)
+        .env("FAKE_BUILD_PID", &script_pid)
+        .env("LAB_BUILD_TIMEOUT_SECS", "8")
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin_null()
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .start()
+        .unwrap();
+    let build_script = Pids::read(&script_pid, Duration::from_secs(30));
+    let start = std::time::Instant::now();
+    while !matches!(script.try_wait(), Ok(Some(_))) {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = script.kill();
+            panic!("verify under `script` still runs after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(build_script);
+    let shown = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(
+        shown.contains("\r\x1b[2K  · cargo build: ")
+            && shown.contains(" s, 1 crate(s) started, now compiling fake-tty v0.1.0"),
+        "no live progress line:\n{shown:?}"
+    );
+}
+
 // ---- Item 12: --json always prints one document --------------------------
 
 fn json_error(run: &Run, code: i32) -> Value {

@@ -213,8 +213,8 @@ impl Running {
         self.handle.pids()[0] as i32
     }
 
-    /// Waits at most `limit` for the xtask to end; panics (after killing it)
-    /// if it does not, with what it printed so far unknown.
+    /// Waits at most `limit` for the xtask to end; if it does not, kills it
+    /// and fails the test naming `what` was being checked.
     pub fn finish(self, limit: Duration, what: &str) -> super::Run {
         let start = Instant::now();
         while start.elapsed() < limit {

@@ -1,8 +1,13 @@
 //! Running cargo on a stage folder.
 
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::proc::tail;
+use crate::proc::{Cleanup, contain, kill_group, register, tail};
 use crate::report::Failure;
 
 /// The cargo that runs this xtask, so stages build with the same toolchain.
@@ -20,9 +25,29 @@ pub fn program() -> String {
 /// the starter if the solution's files are older. Touching the folder's
 /// sources makes cargo rebuild that one crate (seconds); dependencies stay
 /// shared. Checks of two such folders must not run at the same time.
+///
+/// Cargo is pointed at the folder's own `Cargo.toml` (`--manifest-path`):
+/// without one it would look upward and build whatever project holds the
+/// folder. It still runs *in* the folder, so the kit's `.cargo/config.toml`
+/// (the shared target folder) applies.
 pub fn in_stage(dir: &Path, args: &[&str]) -> duct::Expression {
     mark_sources_changed(dir);
-    duct::cmd(program(), args).dir(dir)
+    duct::cmd(program(), with_manifest(dir, args)).dir(dir)
+}
+
+/// `args` with `--manifest-path <dir>/Cargo.toml` after the subcommand.
+fn with_manifest(dir: &Path, args: &[&str]) -> Vec<OsString> {
+    let mut all: Vec<OsString> = Vec::new();
+    let mut rest = args.iter();
+    if let Some(subcommand) = rest.next() {
+        all.push(subcommand.into());
+        all.push("--manifest-path".into());
+        // Absolute: cargo runs in `dir`, a relative `dir` would count twice.
+        let manifest = dir.join("Cargo.toml");
+        all.push(std::path::absolute(&manifest).unwrap_or(manifest).into());
+    }
+    all.extend(rest.map(OsString::from));
+    all
 }
 
 fn mark_sources_changed(dir: &Path) {
@@ -46,30 +71,26 @@ fn touch_tree(path: &Path, now: std::time::SystemTime) {
 
 /// `cargo build` in `dir`; returns the path of the binary it built.
 pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
-    let out = in_stage(
+    let out = run(
         dir,
         &[
             "build",
             "--message-format=json-render-diagnostics",
             "--color=never",
         ],
-    )
-    .stdout_capture()
-    .stderr_capture()
-    .unchecked()
-    .run()
-    .map_err(|e| Failure::new("cargo to run", e.to_string()))?;
+        &[],
+    )?;
     if !out.status.success() {
         return Err(Failure::new(
             "`cargo build` to succeed",
-            tail(&errors_only(&String::from_utf8_lossy(&out.stderr)), 25),
+            tail(&errors_only(&out.stderr), 25),
         )
         .hint(format!(
             "run `cargo build` in {} and fix the first error",
             crate::paths::show(dir)
         )));
     }
-    String::from_utf8_lossy(&out.stdout)
+    out.stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|msg| msg["reason"] == "compiler-artifact")
@@ -79,6 +100,242 @@ pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
             Failure::new("a binary target (src/main.rs)", "cargo built no executable")
                 .hint("keep `src/main.rs` with a `main` function")
         })
+}
+
+/// The time limit of one cargo run on a stage: `LAB_BUILD_TIMEOUT_SECS`, or
+/// a default generous enough for a cold build of the biggest stage on two
+/// cores (minutes) with room to spare.
+pub fn time_limit() -> Duration {
+    const DEFAULT: u64 = 1800;
+    let secs = match std::env::var(TIME_LIMIT_VAR) {
+        Ok(value) => value.trim().parse::<u64>().unwrap_or_else(|_| {
+            crate::report::progress_line(&format!(
+                "{TIME_LIMIT_VAR}={value:?} is not a number of seconds; using {DEFAULT}"
+            ));
+            DEFAULT
+        }),
+        Err(_) => DEFAULT,
+    };
+    Duration::from_secs(secs.max(1))
+}
+
+pub const TIME_LIMIT_VAR: &str = "LAB_BUILD_TIMEOUT_SECS";
+
+/// What a finished cargo run printed (lossily decoded).
+pub struct Ran {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// What cargo's stderr said so far.
+#[derive(Default)]
+struct Progress {
+    stderr: String,
+    /// The crate of the last "Compiling" line, like "axum v0.8.4".
+    compiling: String,
+    compiled: usize,
+    /// Cargo's "Blocking waiting for file lock ..." line while it waits.
+    lock: Option<String>,
+    lock_said: bool,
+}
+
+impl Progress {
+    fn take(&mut self, line: &str) {
+        self.stderr.push_str(line);
+        self.stderr.push('\n');
+        let status = line.trim();
+        if status.starts_with("Blocking waiting for file lock") {
+            self.lock = Some(status.to_string());
+            return;
+        }
+        self.lock = None;
+        self.lock_said = false;
+        if let Some(what) = status.strip_prefix("Compiling ") {
+            // "axum v0.8.4 (/path)" -> "axum v0.8.4"
+            self.compiling = what.split(" (").next().unwrap_or(what).to_string();
+            self.compiled += 1;
+        }
+    }
+
+    fn doing(&self) -> String {
+        if self.compiling.is_empty() {
+            "not compiling yet".into()
+        } else {
+            format!(
+                "{} crate(s) started, now compiling {}",
+                self.compiled, self.compiling
+            )
+        }
+    }
+}
+
+/// `cargo <args>` on the stage folder `dir` (see [`in_stage`]), with the
+/// progress a person waiting needs and a time limit ([`time_limit`]).
+///
+/// On a terminal one line is redrawn with the elapsed time and the crate
+/// being compiled; elsewhere (CI logs, `--json` collected by a script) a line
+/// at the start, every 30 s, and at the end. Waiting on another cargo's lock
+/// is said as soon as cargo says it. Past the limit, cargo and everything it
+/// started (rustc, build scripts, test binaries) is killed.
+pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Failure> {
+    let what = format!("cargo {}", args.first().copied().unwrap_or(""));
+    let limit = time_limit();
+    mark_sources_changed(dir);
+    let mut command = std::process::Command::new(program());
+    command
+        .args(with_manifest(dir, args))
+        .current_dir(dir)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    contain(&mut command).map_err(|e| Failure::new("cargo to run", e.to_string()))?;
+    let mut child = command
+        .spawn()
+        .map_err(|e| Failure::new("cargo to run", format!("{}: {e}", program())))?;
+    let pid = child.id();
+    let _registration = register(Cleanup::KillGroup(pid));
+
+    let progress = Arc::new(Mutex::new(Progress::default()));
+    let stderr = child.stderr.take().map(|pipe| {
+        let progress = Arc::clone(&progress);
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                let text = String::from_utf8_lossy(&line);
+                progress
+                    .lock()
+                    .unwrap()
+                    .take(text.trim_end_matches(['\r', '\n']));
+                line.clear();
+            }
+        })
+    });
+    let stdout = child.stdout.take().map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    });
+
+    crate::report::progress_line(&format!(
+        "{what} in {}: started (time limit {} s, {TIME_LIMIT_VAR})",
+        crate::paths::show(dir),
+        limit.as_secs()
+    ));
+    let live = crate::report::progress_is_live();
+    let start = Instant::now();
+    let mut next_heartbeat = Duration::from_secs(30);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        let took = start.elapsed();
+        if took >= limit {
+            break None;
+        }
+        {
+            let mut p = progress.lock().unwrap();
+            if let Some(lock) = p.lock.clone().filter(|_| !p.lock_said) {
+                p.lock_said = true;
+                crate::report::progress_line(&format!(
+                    "{what}: waiting for a file lock held by another cargo (cargo: \"{lock}\"); it goes on when that one ends"
+                ));
+            } else if live {
+                crate::report::progress_live(&format!(
+                    "{what}: {} s, {}",
+                    took.as_secs(),
+                    p.doing()
+                ));
+            } else if took >= next_heartbeat {
+                next_heartbeat += Duration::from_secs(30);
+                crate::report::progress_line(&format!(
+                    "{what}: still running after {} s, {}",
+                    took.as_secs(),
+                    p.doing()
+                ));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Whatever cargo started and left running (or all of it, past the limit).
+    kill_group(pid);
+    let status = match status {
+        Some(status) => status,
+        None => {
+            let _ = child.wait();
+            let p = progress.lock().unwrap();
+            crate::report::progress_line(&format!(
+                "{what}: stopped after {} s (the time limit)",
+                limit.as_secs()
+            ));
+            let (seen, hint) = match &p.lock {
+                Some(lock) => (
+                    format!(
+                        "did not finish within {} s: it was still waiting for a file lock (cargo: \"{lock}\"); stopped it",
+                        limit.as_secs()
+                    ),
+                    format!(
+                        "another cargo uses the same build folder (a second `cargo xtask verify`, a `cargo build`, your editor's rust-analyzer): let it finish or stop it, then verify again; {TIME_LIMIT_VAR} sets the limit (now {} s)",
+                        limit.as_secs()
+                    ),
+                ),
+                None => (
+                    format!(
+                        "did not finish within {} s: {}; stopped it and all it started",
+                        limit.as_secs(),
+                        p.doing()
+                    ),
+                    format!(
+                        "a first (cold) build on a slow machine can take long: allow more, e.g. {TIME_LIMIT_VAR}=3600 cargo xtask verify ...; a build script or test that never ends looks the same (`{what} -vv` in {} shows which)",
+                        crate::paths::show(dir)
+                    ),
+                ),
+            };
+            return Err(Failure::new(
+                format!("`{what}` to finish within {} s", limit.as_secs()),
+                seen,
+            )
+            .hint(hint));
+        }
+    };
+    // The pipes close when the last process holding them ends; one that
+    // escaped the group must not hang the check.
+    let stdout = stdout.and_then(|t| join_within(t, Duration::from_secs(5)));
+    if let Some(t) = stderr {
+        join_within(t, Duration::from_secs(5));
+    }
+    let p = progress.lock().unwrap();
+    crate::report::progress_line(&format!(
+        "{what}: {} in {:.1} s ({} crate(s) compiled)",
+        if status.success() { "done" } else { "failed" },
+        start.elapsed().as_secs_f64(),
+        p.compiled
+    ));
+    Ok(Ran {
+        status,
+        stdout: String::from_utf8_lossy(&stdout.unwrap_or_default()).into_owned(),
+        stderr: p.stderr.clone(),
+    })
+}
+
+/// The thread's result if it ends within `limit` (else it is left behind,
+/// blocked on a pipe some escaped process holds).
+fn join_within<T: Send + 'static>(
+    thread: std::thread::JoinHandle<T>,
+    limit: Duration,
+) -> Option<T> {
+    let start = Instant::now();
+    while !thread.is_finished() {
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    thread.join().ok()
 }
 
 /// Cargo's stderr without the "Compiling ..." progress lines.

@@ -117,12 +117,55 @@ enum BookAction {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(proc::WATCHDOG_ARG) {
+        proc::watchdog();
+        return ExitCode::SUCCESS;
+    }
     proc::install_interrupt_handler();
-    match run(Cli::parse().command) {
+    // `verify --json` owes a script one JSON document, even for an error in
+    // its arguments (exit code 2) or an interrupt (130, see proc.rs).
+    let wants_json = {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        args.first().is_some_and(|a| a == "verify") && args.iter().any(|a| a == "--json")
+    };
+    if wants_json {
+        report::set_json();
+        // A bug in the xtask is a document too (exit code 101, as a panic).
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default_hook(info);
+            // A helper thread's panic does not end the run.
+            if std::thread::current().name() != Some("main") {
+                return;
+            }
+            report::ended_early(
+                "internal",
+                format!("the xtask itself failed (a bug, please report it): {info}"),
+                101,
+            );
+        }));
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if wants_json && error.use_stderr() => {
+            let _ = error.print();
+            report::print_json(&report::Report::failed(
+                "usage",
+                error.render().to_string().trim().to_string(),
+                2,
+            ));
+            return ExitCode::from(2);
+        }
+        Err(error) => error.exit(),
+    };
+    match run(cli.command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("error: {error:#}");
+            if wants_json {
+                report::print_json(&report::Report::failed("usage", format!("{error:#}"), 2));
+            }
             ExitCode::from(2)
         }
     }

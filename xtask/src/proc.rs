@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub enum Cleanup {
     /// Kill this process id.
     Kill(u32),
+    /// Kill the process group this leader (see [`contain`]) started.
+    KillGroup(u32),
     /// Run this command, for example `docker rm -f <id>`.
     Command(Vec<String>),
 }
@@ -26,19 +28,88 @@ pub struct Registration(u64);
 
 pub fn register(cleanup: Cleanup) -> Registration {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    if let Cleanup::KillGroup(leader) = cleanup {
+        tell_watchdog('+', leader);
+    }
     PENDING.lock().unwrap().insert(id, cleanup);
     Registration(id)
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        PENDING.lock().unwrap().remove(&self.0);
+        let cleanup = PENDING.lock().unwrap().remove(&self.0);
+        if let Some(Cleanup::KillGroup(leader)) = cleanup {
+            tell_watchdog('-', leader);
+        }
+    }
+}
+
+/// The argument that makes the xtask binary a watchdog (see [`watchdog`]).
+pub const WATCHDOG_ARG: &str = "__watchdog";
+
+/// The pipe to the watchdog; None when it could not be started.
+static WATCHDOG: Mutex<Option<Option<std::process::ChildStdin>>> = Mutex::new(None);
+
+/// Tells the watchdog that a process group was started (`+`) or is gone (`-`).
+fn tell_watchdog(sign: char, leader: u32) {
+    use std::io::Write;
+    let Ok(mut slot) = WATCHDOG.lock() else {
+        return;
+    };
+    let pipe = slot.get_or_insert_with(start_watchdog);
+    if let Some(stdin) = pipe
+        && writeln!(stdin, "{sign}{leader}").is_err()
+    {
+        *pipe = None;
+    }
+}
+
+/// A second copy of the xtask, in a process group of its own, that reads
+/// the groups the xtask starts and ends on its stdin. When that pipe closes
+/// with groups still listed, the xtask died without cleaning up (SIGKILL):
+/// it kills them. This reaches what a server started itself, which the
+/// parent-death signal (set on the server only) does not.
+fn start_watchdog() -> Option<std::process::ChildStdin> {
+    let exe = std::env::current_exe().ok()?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg(WATCHDOG_ARG)
+        .stdin(std::process::Stdio::piped())
+        // Not the xtask's stdout/stderr: whoever reads those must see them
+        // close when the xtask ends.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Out of the xtask's group: a kill of that group must not take it.
+        command.process_group(0);
+    }
+    command.spawn().ok()?.stdin.take()
+}
+
+/// The watchdog's side (`xtask __watchdog`): see [`start_watchdog`].
+pub fn watchdog() {
+    use std::io::BufRead;
+    let mut groups = std::collections::BTreeSet::new();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let (sign, leader) = line.split_at(line.len().min(1));
+        match (sign, leader.parse::<u32>()) {
+            ("+", Ok(leader)) => groups.insert(leader),
+            ("-", Ok(leader)) => groups.remove(&leader),
+            _ => false,
+        };
+    }
+    for leader in groups {
+        kill_group(leader);
     }
 }
 
 fn run_cleanup(cleanup: &Cleanup) {
     match cleanup {
         Cleanup::Kill(pid) => kill(*pid),
+        Cleanup::KillGroup(pid) => kill_group(*pid),
         Cleanup::Command(argv) => {
             if let Some((program, args)) = argv.split_first() {
                 let _ = duct::cmd(program, args)
@@ -64,6 +135,8 @@ pub fn install_interrupt_handler() {
         for cleanup in pending.iter().rev() {
             run_cleanup(cleanup);
         }
+        // With --json, the one document a script waits for.
+        crate::report::interrupted(130);
         std::process::exit(130);
     });
 }
@@ -71,6 +144,61 @@ pub fn install_interrupt_handler() {
 #[cfg(unix)]
 fn signal(pid: u32, signal: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
+}
+
+/// SIGKILL to the process group `leader` leads: the leader and every
+/// process it started that did not leave the group.
+///
+/// A group id stays taken while any member lives (Linux does not hand out a
+/// number still used as a group id), so this reaches only our processes; once
+/// the whole group is gone the call finds nothing (ESRCH).
+pub fn kill_group(leader: u32) {
+    #[cfg(unix)]
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(leader as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    #[cfg(not(unix))]
+    let _ = duct::cmd!("taskkill", "/F", "/T", "/PID", leader.to_string())
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run();
+}
+
+/// Prepares a child the xtask must never leave behind (a server under test,
+/// a build): it leads a process group of its own, so [`kill_group`] also
+/// ends what it starts; and on Linux it gets SIGKILL when the xtask dies,
+/// even by SIGKILL (a CI time-out), when no cleanup code can run.
+///
+/// The parent-death signal fires when the *thread* that spawned the child
+/// ends. The checks spawn from the main thread, whose end is the end of the
+/// xtask; from any other thread the signal is not set (it would kill the
+/// child when that thread returns), and only the group kill applies.
+pub fn contain(command: &mut std::process::Command) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    #[cfg(target_os = "linux")]
+    if std::thread::current().name() == Some("main") {
+        use std::os::unix::process::CommandExt;
+        let xtask = nix::unistd::getpid();
+        // SAFETY: the hook only makes async-signal-safe system calls
+        // (prctl, getppid) and does not allocate.
+        unsafe {
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+                // The xtask died between fork and prctl: no signal will come.
+                if nix::unistd::getppid() != xtask {
+                    return Err(nix::errno::Errno::ESRCH.into());
+                }
+                Ok(())
+            });
+        }
+    }
+    Ok(())
 }
 
 fn kill(pid: u32) {
@@ -110,6 +238,7 @@ impl Server {
             .stdin_null()
             .stderr_to_stdout()
             .stdout_path(&log)
+            .before_spawn(contain)
             .unchecked()
             .start()?;
         let pid = handle.pids()[0];
@@ -118,7 +247,7 @@ impl Server {
             pid,
             log,
             exited: None,
-            _registration: register(Cleanup::Kill(pid)),
+            _registration: register(Cleanup::KillGroup(pid)),
             _dir: dir,
         })
     }
@@ -151,10 +280,11 @@ impl Server {
         None
     }
 
-    /// The last `lines` lines the program printed.
-    pub fn log_tail(&self, lines: usize) -> String {
-        tail(
-            &std::fs::read_to_string(&self.log).unwrap_or_default(),
+    /// What the program printed: its telling lines and its last `lines`
+    /// lines (see [`excerpt`]). Bytes that are not UTF-8 become U+FFFD.
+    pub fn output(&self, lines: usize) -> String {
+        excerpt(
+            &String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()),
             lines,
         )
     }
@@ -162,16 +292,98 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.try_wait().is_none() {
-            let _ = self.handle.kill();
+        // The whole group, even when the server itself has ended: what it
+        // started (a child, a shell's pipeline) must not outlive the check.
+        kill_group(self.pid);
+        let _ = self.handle.kill();
+    }
+}
+
+/// The lines of a program's output that tell what went wrong, however much
+/// it printed after them (a panic and the line after it, which holds the
+/// message; error lines; lines naming an address or a port), numbered, then
+/// the last `lines` lines.
+pub fn excerpt(text: &str, lines: usize) -> String {
+    const MOST: usize = 12;
+    let all: Vec<&str> = text.trim_end().lines().collect();
+    let mut tail_from = all.len().saturating_sub(lines);
+    let mut telling: Vec<usize> = Vec::new();
+    for (at, line) in all[..tail_from].iter().enumerate() {
+        if line.contains("panicked at") {
+            telling.push(at);
+            telling.extend((at + 1 < tail_from).then_some(at + 1));
+        } else if is_error(line) || names_address(line) {
+            telling.push(at);
         }
     }
+    telling.dedup();
+    if telling.is_empty() {
+        return tail(text, lines);
+    }
+    while tail_from + 1 < all.len() && all[tail_from].trim().is_empty() {
+        tail_from += 1;
+    }
+    let mut out = Vec::new();
+    let skipped = telling.len().saturating_sub(MOST);
+    for (n, &at) in telling.iter().enumerate() {
+        if skipped > 0 && n == MOST / 2 {
+            out.push(format!("… ({skipped} more such lines)"));
+        }
+        if skipped == 0 || n < MOST / 2 || n >= telling.len() - MOST / 2 {
+            out.push(format!("line {}: {}", at + 1, all[at]));
+        }
+    }
+    out.push(format!(
+        "… last {} of {} lines:",
+        all.len() - tail_from,
+        all.len()
+    ));
+    out.extend(all[tail_from..].iter().map(|l| l.to_string()));
+    out.join("\n")
+}
+
+fn is_error(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    lower.contains("error") || lower.contains("failed")
+}
+
+/// "listening on 0.0.0.0:8000", "bind", "port 8000", "127.0.0.1:3000", "[::]:80".
+fn names_address(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    if ["listen", "bind", "port "]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
+        return true;
+    }
+    // host:port, where the host is an IPv4 address, localhost or [IPv6]
+    // (not a time of day like 12:30:05).
+    lower.match_indices(':').any(|(at, _)| {
+        let before = &lower[..at];
+        let host = before
+            .rsplit(|c: char| c.is_whitespace() || c == '/' || c == '(' || c == '"')
+            .next()
+            .unwrap_or("");
+        let port_follows = lower[at + 1..].starts_with(|c: char| c.is_ascii_digit());
+        let is_host = host == "localhost"
+            || host.ends_with(']')
+            || (host.split('.').count() == 4
+                && host
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())));
+        port_follows && is_host
+    })
 }
 
 /// The last `lines` lines of `text`, trimmed, or "(no output)".
 pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.trim_end().lines().collect();
-    let shown = all[all.len().saturating_sub(lines)..].join("\n");
+    let mut from = all.len().saturating_sub(lines);
+    // Not a blank first line (a panic message starts with one).
+    while from + 1 < all.len() && all[from].trim().is_empty() {
+        from += 1;
+    }
+    let shown = all[from..].join("\n");
     if shown.trim().is_empty() {
         "(no output)".to_string()
     } else {
@@ -194,5 +406,48 @@ pub fn describe_exit(status: ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exit code {code}"),
         None => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_ports_are_told_apart_from_times_of_day() {
+        for line in [
+            "listening on 0.0.0.0:8000",
+            "bound to 127.0.0.1:3000",
+            "server at http://localhost:8080/",
+            "[::]:80 ready",
+            "using port 8000",
+        ] {
+            assert!(names_address(line), "{line}");
+        }
+        for line in [
+            "2026-12-01T12:30:05Z INFO request done",
+            "GET /items/3 200 in 1 ms",
+        ] {
+            assert!(!names_address(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_telling_lines_come_before_the_tail() {
+        let mut text = String::from("listening on 0.0.0.0:8000\n");
+        for i in 0..100 {
+            text.push_str(&format!("request {i}\n"));
+        }
+        let shown = excerpt(&text, 3);
+        assert!(
+            shown.starts_with("line 1: listening on 0.0.0.0:8000"),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("request 97\nrequest 98\nrequest 99"),
+            "{shown}"
+        );
+        // Short output is shown as it is.
+        assert_eq!(excerpt("a\nb", 12), "a\nb");
     }
 }

@@ -1,8 +1,16 @@
 //! What a check found, printed for people (✓/✗) or collected as JSON.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
+
+/// `--json`: people's output goes to stderr, stdout holds one JSON document.
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// The report so far, for the JSON document an interrupt still owes.
+static SO_FAR: Mutex<Option<Report>> = Mutex::new(None);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,11 +78,127 @@ pub struct StageResult {
     pub checks: Vec<CheckResult>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub target: String,
     pub passed: bool,
+    /// The xtask's exit code: 0 passed, 1 a check failed, 2 it could not
+    /// run (a usage error), 130 interrupted.
+    pub exit_code: i32,
+    /// Why there is no (complete) report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReportError>,
     pub stages: Vec<StageResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportError {
+    /// "usage" (the arguments), "interrupted" (Ctrl-C, SIGTERM) or
+    /// "internal" (a bug in the xtask).
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl Report {
+    pub fn failed(kind: &'static str, message: String, exit_code: i32) -> Report {
+        Report {
+            target: String::new(),
+            passed: false,
+            exit_code,
+            error: Some(ReportError { kind, message }),
+            stages: Vec::new(),
+        }
+    }
+}
+
+/// Says this run owes a JSON document (before a `Printer` exists, so an
+/// early interrupt still prints one).
+pub fn set_json() {
+    JSON.store(true, Ordering::Relaxed);
+}
+
+/// Whether this run prints a JSON report (set by `Printer::new`).
+pub fn json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// Keeps what the report holds so far, for [`interrupted`].
+pub fn so_far(report: &Report) {
+    if let Ok(mut slot) = SO_FAR.lock() {
+        *slot = Some(report.clone());
+    }
+}
+
+/// On an interrupt with `--json`: the report so far, as an error document.
+pub fn interrupted(exit_code: i32) {
+    ended_early(
+        "interrupted",
+        "interrupted (Ctrl-C or SIGTERM) before the checks ended; the processes they started were stopped; `stages` holds the stages checked so far".into(),
+        exit_code,
+    );
+}
+
+/// With `--json`: the report so far, as an error document of `kind`.
+pub fn ended_early(kind: &'static str, message: String, exit_code: i32) {
+    if !json() {
+        return;
+    }
+    let mut report = SO_FAR
+        .try_lock()
+        .ok()
+        .and_then(|slot| slot.clone())
+        .unwrap_or_else(|| Report::failed(kind, String::new(), exit_code));
+    report.passed = false;
+    report.exit_code = exit_code;
+    report.error = Some(ReportError { kind, message });
+    print_json(&report);
+}
+
+/// Prints the one JSON document of this run (a second call does nothing,
+/// so an interrupt during the summary cannot add another).
+pub fn print_json(report: &Report) {
+    static PRINTED: AtomicBool = AtomicBool::new(false);
+    if PRINTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, report);
+    let _ = writeln!(out);
+    let _ = out.flush();
+}
+
+/// Where progress goes: stderr with `--json`, else stdout.
+fn progress_out() -> (Box<dyn Write>, bool) {
+    if json() {
+        let terminal = std::io::stderr().is_terminal();
+        (Box::new(std::io::stderr()), terminal)
+    } else {
+        let terminal = std::io::stdout().is_terminal();
+        (Box::new(std::io::stdout()), terminal)
+    }
+}
+
+/// Whether progress can be redrawn in place (a terminal).
+pub fn progress_is_live() -> bool {
+    progress_out().1
+}
+
+/// A progress line that stays ("  · text"); clears a live line first.
+pub fn progress_line(text: &str) {
+    let (mut out, terminal) = progress_out();
+    let clear = if terminal { "\r\x1b[2K" } else { "" };
+    let _ = writeln!(out, "{clear}  · {text}");
+    let _ = out.flush();
+}
+
+/// On a terminal: redraws the one live progress line. Elsewhere: nothing
+/// (a log should not get a line per tick).
+pub fn progress_live(text: &str) {
+    let (mut out, terminal) = progress_out();
+    if terminal {
+        let _ = write!(out, "\r\x1b[2K  · {text}");
+        let _ = out.flush();
+    }
 }
 
 /// Prints progress as it happens. With `--json`, people still see it on
@@ -85,6 +209,7 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(json: bool) -> Self {
+        JSON.store(json, Ordering::Relaxed);
         Printer { json }
     }
 
@@ -168,8 +293,7 @@ impl Printer {
             );
         }
         if self.json {
-            let _ = serde_json::to_writer_pretty(std::io::stdout(), report);
-            println!();
+            print_json(report);
         }
     }
 }

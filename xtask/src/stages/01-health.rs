@@ -52,13 +52,13 @@ pub fn start(ck: &mut Checker, exe: &std::path::Path) -> Result<Started, Stop> {
         )
     })?;
     let mut started = Started { process, port };
-    let url = started.url("/");
-    let waited = http::wait_until_answers(&url, &mut started.process, Duration::from_secs(15))
-        .map_err(|failure| {
-            failure.hint(
-                "read PORT from the environment (TODO 1) and bind 0.0.0.0:$PORT; the output above shows what the program said",
-            )
-        });
+    let waited = http::wait_until_answers(
+        port,
+        "/",
+        &mut started.process,
+        Duration::from_secs(15),
+        "read PORT from the environment and bind 0.0.0.0:$PORT (TODO 1)",
+    );
     ck.require("start", waited, |waited| {
         format!(
             "answers on 127.0.0.1:{port} after {} ms",
@@ -70,9 +70,12 @@ pub fn start(ck: &mut Checker, exe: &std::path::Path) -> Result<Started, Stop> {
 
 /// `GET url` answers 200, `{"status":"OK"}`, `application/json`.
 pub fn expect_health(ck: &mut Checker, url: &str) -> Result<(), Stop> {
-    let response = http::get(url, Duration::from_secs(5)).map_err(|e| {
-        Failure::new(format!("an HTTP response from GET {url}"), e)
-            .hint("the connection broke: a handler that panics (todo!()) closes it; see TODO 2")
+    let response = http::request(url, Duration::from_secs(5)).map_err(|no| {
+        let hint = match no {
+            http::NoAnswer::Closed => format!("{} (TODO 2)", no.hint()),
+            _ => no.hint().to_string(),
+        };
+        Failure::new(format!("an HTTP response from GET {url}"), no.to_string()).hint(hint)
     });
     let response = ck.require("GET /", response, |r| format!("answered {}", r.status))?;
 

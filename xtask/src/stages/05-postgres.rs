@@ -99,13 +99,13 @@ pub fn start(ck: &mut Checker, exe: &Path, db: &Database, todo: &str) -> Result<
         )
     })?;
     let mut started = Started { process, port };
-    let url = started.url("/healthz");
-    let waited = http::wait_until_answers(&url, &mut started.process, Duration::from_secs(60))
-        .map_err(|failure| {
-            failure.hint(format!(
-                "{todo}; the output above shows what the program said"
-            ))
-        });
+    let waited = http::wait_until_answers(
+        port,
+        "/healthz",
+        &mut started.process,
+        Duration::from_secs(60),
+        todo,
+    );
     ck.require("start", waited, |waited| {
         format!(
             "connected, migrated and answering after {} ms",
@@ -128,11 +128,11 @@ pub fn expect_json(
         .nth(3)
         .map_or("/".to_string(), |p| format!("/{p}"));
     let check = format!("GET {path}");
-    let response = match http::get(url, Duration::from_secs(10)) {
+    let response = match http::request(url, Duration::from_secs(10)) {
         Ok(response) => response,
-        Err(e) => {
-            let failure = Failure::new(format!("an answer to GET {path}"), e)
-                .hint("a handler that panics (todo!()) closes the connection");
+        Err(no) => {
+            let failure =
+                Failure::new(format!("an answer to GET {path}"), no.to_string()).hint(no.hint());
             ck.fail(&check, "no response", failure);
             return Ok(());
         }
@@ -246,27 +246,23 @@ fn differing_files(a: &Path, b: &Path) -> Vec<String> {
 /// `cargo test` in the stage folder (the tests provision their own
 /// databases) must pass.
 pub fn cargo_test(ck: &mut Checker) -> Result<(), Stop> {
-    let out = crate::cargo::in_stage(&ck.dir, &["test", "--color=never"])
-        // The panic message, not a backtrace, in the check's output.
-        .env("RUST_BACKTRACE", "0")
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run();
+    // The panic message, not a backtrace, in the check's output.
+    let out = crate::cargo::run(
+        &ck.dir,
+        &["test", "--color=never"],
+        &[("RUST_BACKTRACE", "0")],
+    );
     let result = match out {
-        Ok(out) if out.status.success() => Ok(summary(&String::from_utf8_lossy(&out.stdout))),
+        Ok(out) if out.status.success() => Ok(summary(&out.stdout)),
         Ok(out) => Err(Failure::new(
             "`cargo test` to pass",
-            failed_tests(
-                &String::from_utf8_lossy(&out.stdout),
-                &String::from_utf8_lossy(&out.stderr),
-            ),
+            failed_tests(&out.stdout, &out.stderr),
         )
         .hint(format!(
             "run `cargo test` in {} and fix the first failure",
             crate::paths::show(&ck.dir)
         ))),
-        Err(e) => Err(Failure::new("cargo to run", e.to_string())),
+        Err(failure) => Err(failure),
     };
     ck.require("cargo test", result, Clone::clone).map(drop)
 }

@@ -262,13 +262,18 @@ pub fn verify(options: VerifyOptions) -> anyhow::Result<bool> {
             Target::Tree(t) | Target::Stage(t) => paths::show(t),
         },
         passed: true,
+        exit_code: 0,
+        error: None,
         stages: Vec::new(),
     };
+    crate::report::so_far(&report);
     for (stage, dir) in plan {
         let result = run_stage(stage, &dir, &printer);
         let failed = result.status == Status::Failed;
         report.passed &= !failed;
+        report.exit_code = if report.passed { 0 } else { 1 };
         report.stages.push(result);
+        crate::report::so_far(&report);
         if failed && !options.keep_going {
             printer.note("stopping at the first failing stage (--keep-going checks the rest)");
             break;
@@ -290,6 +295,18 @@ pub fn run_stage(stage: &'static Stage, dir: &Path, printer: &Printer) -> StageR
         let failure = Failure::new(format!("a folder {}", paths::show(dir)), "no such folder")
             .hint("check the path, or copy the stage folder from exercises/");
         Err(checker.stop("folder", "the stage folder is missing", failure))
+    } else if !dir.join("Cargo.toml").is_file() {
+        // Without it cargo would look upward and build whatever project
+        // holds the folder (inside the kit: the kit's own xtask).
+        let failure = Failure::new(
+            format!("{}/Cargo.toml", paths::show(dir)),
+            format!("no Cargo.toml in {}", paths::show(dir)),
+        )
+        .hint(format!(
+            "every stage folder is a cargo project: give --dir the folder that holds the stage's Cargo.toml (like exercises/{}), or copy the missing Cargo.toml from there",
+            stage.id
+        ));
+        Err(checker.stop("Cargo.toml", "the stage folder has no Cargo.toml", failure))
     } else {
         let mut ready = true;
         for &tool in stage.needs {

@@ -2,6 +2,9 @@
 //! and skip (loudly) or fail when a tool is missing.
 #![allow(dead_code, reason = "each test file uses a different part")]
 
+#[cfg(unix)]
+pub mod fake;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 

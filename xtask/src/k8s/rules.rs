@@ -131,7 +131,7 @@ fn deployment(doc: &Doc, d: &Deployment, docs: &[Doc], out: &mut Vec<Problem>) {
             "selector",
             &path("spec.selector.matchLabels"),
             "spec.selector.matchLabels is empty",
-            "select the pods by a label, for example app: health, and put the same label on spec.template.metadata.labels",
+            "select the pods by a label, for example app.kubernetes.io/name: health, and put the same label on spec.template.metadata.labels",
         ));
     } else if let Some((k, v)) = selector.iter().find(|(k, v)| labels.get(*k) != Some(*v)) {
         out.push(problem(
@@ -541,7 +541,7 @@ fn service(doc: &Doc, s: &Service, docs: &[Doc], out: &mut Vec<Problem>) {
             "service",
             &path("spec.selector"),
             "spec.selector is empty, so the Service selects no pods",
-            "use the labels of the Deployment's pod template, for example app: health",
+            "use the labels of the Deployment's pod template, for example app.kubernetes.io/name: health",
         ));
         return;
     }

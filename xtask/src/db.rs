@@ -35,7 +35,8 @@ const OPTIONS: &[&str] = &["-c", "fsync=off", "-c", "max_connections=300"];
 /// testcontainers-modules' postgres readiness: this line on stdout (the
 /// entrypoint's temporary server) and on stderr (the real server).
 const READY: &str = "database system is ready to accept connections";
-pub const LABEL: &str = "dev.microservices-lab.tests=postgres";
+/// Marks the containers of `db up`, the checks and the benchmarks.
+pub const LABEL: &str = "dev.microservices-lab.db=postgres";
 
 /// A running server and how to get rid of it.
 #[derive(Debug, Clone, PartialEq, Eq)]

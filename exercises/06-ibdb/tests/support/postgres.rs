@@ -21,6 +21,9 @@ use super::initdb::Cluster;
 /// The official image's tag (offline: `cargo xtask docker standins`).
 pub const TAG: &str = "17-trixie";
 
+/// Marks the containers of the kit's tests; the value is the owner's pid.
+pub const LABEL: &str = "dev.microservices-lab.tests";
+
 /// The superuser URL of this binary's server, started on first use.
 pub fn url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
@@ -72,7 +75,8 @@ fn container() -> Result<(String, Started), String> {
     let image = Postgres::default()
         .with_tag(TAG)
         .with_cmd(["-c", "fsync=off", "-c", "max_connections=300"])
-        .with_label("dev.microservices-lab.tests", "postgres");
+        // Which test binary owns it: `docker ps --filter label=...`.
+        .with_label(LABEL, std::process::id().to_string());
     // The sync API runs a runtime of its own, which cannot start inside a
     // test's runtime: use a plain thread.
     let started = std::thread::spawn(move || {

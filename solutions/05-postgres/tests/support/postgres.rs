@@ -30,9 +30,10 @@ pub fn url() -> &'static str {
     URL.get_or_init(|| start().unwrap_or_else(|message| panic!("{message}")))
 }
 
+// ANCHOR: cleanup
 /// What `url` started, to stop when the test binary exits.
 enum Started {
-    Container(Container<Postgres>),
+    Container(Box<Container<Postgres>>),
     Cluster(Cluster),
 }
 
@@ -68,7 +69,9 @@ extern "C" fn stop() {
         None => {}
     }
 }
+// ANCHOR_END: cleanup
 
+// ANCHOR: container
 /// A container of the official image, ready once the module's wait
 /// strategy has seen PostgreSQL log "ready to accept connections".
 fn container() -> Result<(String, Started), String> {
@@ -90,8 +93,9 @@ fn container() -> Result<(String, Started), String> {
     });
     let (container, host, port) = started.join().unwrap().map_err(docker_error)?;
     let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
-    Ok((url, Started::Container(container)))
+    Ok((url, Started::Container(Box::new(container))))
 }
+// ANCHOR_END: container
 
 fn docker_error(error: TestcontainersError) -> String {
     match error {

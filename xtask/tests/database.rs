@@ -406,3 +406,48 @@ fn an_interrupted_test_binary_removes_its_container() {
         "interrupted test binary {pid} left its container behind"
     );
 }
+
+/// Offline without the image: the error names both ways to get it. (The
+/// tests' testcontainers path says the same; a fake `docker` first on PATH
+/// stands for a daemon that has no such image and no registry.)
+#[cfg(unix)]
+#[test]
+fn a_missing_image_that_cannot_be_pulled_says_what_to_run() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let db = Db::new();
+    let bin = tempfile::tempdir().unwrap();
+    let docker = bin.path().join("docker");
+    std::fs::write(
+        &docker,
+        r#"#!/bin/sh
+case "$1" in
+    version) echo 20.10.24 ;;
+    image) echo "Error: No such image: $4" >&2; exit 1 ;;
+    pull) echo 'Error response from daemon: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host' >&2; exit 1 ;;
+    *) echo "fake docker: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let up = db.run(&["up"], &[("LAB_DB", "docker"), ("PATH", &path)]);
+    assert!(!up.success, "{}", up.stdout);
+    for expected in [
+        "postgres:17-trixie image is missing and cannot be pulled",
+        "no such host",
+        "docker pull postgres:17-trixie",
+        "cargo xtask docker standins",
+    ] {
+        assert!(
+            up.stderr.contains(expected),
+            "{expected:?} not in:\n{}",
+            up.stderr
+        );
+    }
+}

@@ -46,9 +46,13 @@ fn start() -> Result<String, String> {
         ("url", Err(_)) => return Err("LAB_DB=url but DATABASE_URL is not set".into()),
         ("docker", _) => container()?,
         ("local", _) => cluster()?,
-        ("", Err(_)) => {
-            container().or_else(|docker| cluster().map_err(|local| no_server(&docker, &local)))?
-        }
+        ("", Err(_)) => container().or_else(|docker| {
+            // Straight to stderr: libtest captures `eprintln!` of passing tests.
+            let note =
+                format!("note: no PostgreSQL container ({docker}); trying a local cluster\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+            cluster().map_err(|local| no_server(&docker, &local))
+        })?,
         (other, _) => {
             return Err(format!(
                 "LAB_DB must be url, docker or local, not {other:?}"

@@ -77,6 +77,7 @@ pub const CARRIED: &[Carry] = &[
             "tests/api.rs",
             "tests/reliability.rs",
             "tests/support/mod.rs",
+            "tests/support/initdb.rs",
             "tests/support/postgres.rs",
             "tests/support/process.rs",
             "tests/support/proxy.rs",
@@ -84,10 +85,14 @@ pub const CARRIED: &[Carry] = &[
         to: &["exercises/06-ibdb"],
     },
     // One database provisioning policy for every stage's tests (xtask's
-    // `db`, `bench ibdb` and stage checks include the same file by #[path]).
+    // `db`, `bench ibdb` and stage checks include initdb.rs by #[path]).
     Carry {
         from: "solutions/06-ibdb",
-        files: &["tests/support/postgres.rs", "tests/support/proxy.rs"],
+        files: &[
+            "tests/support/initdb.rs",
+            "tests/support/postgres.rs",
+            "tests/support/proxy.rs",
+        ],
         to: &["exercises/05-postgres", "solutions/05-postgres"],
     },
     Carry {

@@ -102,7 +102,7 @@ pub fn named_images() -> Vec<(String, String)> {
         }
     }
     found.push((
-        crate::db::pg::IMAGE.to_string(),
+        crate::db::IMAGE.to_string(),
         "the tests' database, solutions/06-ibdb/tests/support/postgres.rs".to_string(),
     ));
     found
@@ -326,14 +326,22 @@ fn rust_rootfs(rootfs: &Path, staging: &Path, version: &str) -> anyhow::Result<V
     ])
 }
 
-/// What the stand-in's entrypoint does of the official one: `POSTGRES_USER`,
-/// `POSTGRES_PASSWORD`, `POSTGRES_DB`, `POSTGRES_HOST_AUTH_METHOD`, a first
-/// argument starting with `-` meaning options for `postgres`, and dropping
-/// root for the `postgres` user.
-const POSTGRES_ENTRYPOINT: &str = r#"#!/bin/sh
+/// What the stand-in's entrypoint does of the official one
+/// (docker-library/postgres `docker-entrypoint.sh`, read upstream):
+/// `POSTGRES_USER`, `POSTGRES_PASSWORD`, `POSTGRES_DB`,
+/// `POSTGRES_HOST_AUTH_METHOD`, `POSTGRES_INITDB_ARGS`, a first argument
+/// starting with `-` meaning options for `postgres`, dropping root for the
+/// `postgres` user, the scripts in `/docker-entrypoint-initdb.d`, and above
+/// all the same two servers with the same logs: a socket-only temporary
+/// server started by `pg_ctl` (whose log `pg_ctl` sends to stdout) for the
+/// set-up, then the real one in the foreground (logging to stderr).
+/// testcontainers-modules' `postgres` waits for "ready to accept
+/// connections" on both streams; `xtask/tests/docker_standins.rs` checks it.
+const POSTGRES_ENTRYPOINT: &str = r#"#!/bin/bash
 # Offline stand-in for the official postgres image's entrypoint (written by
-# cargo xtask docker standins): only the parts the kit uses.
-set -eu
+# cargo xtask docker standins), following docker-library/postgres
+# docker-entrypoint.sh in the parts the kit uses, with the same log lines.
+set -Eeo pipefail
 case "${1:-}" in -*) set -- postgres "$@" ;; esac
 if [ "${1:-}" != postgres ]; then exec "$@"; fi
 if [ "$(id -u)" = 0 ]; then
@@ -342,26 +350,44 @@ if [ "$(id -u)" = 0 ]; then
     chmod 700 "$PGDATA"
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    user=${POSTGRES_USER:-postgres}
-    auth=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
-    if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "$auth" != trust ]; then
-        echo "Error: set POSTGRES_PASSWORD, or POSTGRES_HOST_AUTH_METHOD=trust" >&2
-        exit 1
-    fi
-    pwfile=$(mktemp)
-    printf '%s
-' "${POSTGRES_PASSWORD:-}" > "$pwfile"
-    initdb --username="$user" --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8         --auth-local=trust --auth-host="$auth" > /dev/null
-    rm -f "$pwfile"
-    echo "host all all all $auth" >> "$PGDATA/pg_hba.conf"
-    echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
-    db=${POSTGRES_DB:-$user}
-    if [ "$db" != postgres ]; then
-        echo "CREATE DATABASE "$db" OWNER "$user";" | postgres --single -j -D "$PGDATA" postgres > /dev/null
-    fi
-    echo "PostgreSQL init process complete; ready for start up."
+if [ -s "$PGDATA/PG_VERSION" ]; then
+    printf '\nPostgreSQL Database directory appears to contain a database; Skipping initialization\n\n'
+    exec "$@"
 fi
+: "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+: "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
+if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
+    echo "Error: Database is uninitialized and superuser password is not specified." >&2
+    echo "       Set POSTGRES_PASSWORD, or POSTGRES_HOST_AUTH_METHOD=trust." >&2
+    exit 1
+fi
+ls /docker-entrypoint-initdb.d/ > /dev/null
+eval 'initdb --username="$POSTGRES_USER" --pwfile=<(printf "%s\n" "${POSTGRES_PASSWORD:-}") --encoding=UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host="$POSTGRES_HOST_AUTH_METHOD" '"${POSTGRES_INITDB_ARGS:-}"
+printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >> "$PGDATA/pg_hba.conf"
+printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
+export PGPASSWORD="${PGPASSWORD:-${POSTGRES_PASSWORD:-}}"
+# The temporary server: socket only, with the container's options. pg_ctl
+# starts it with `2>&1` (postgres src/bin/pg_ctl/pg_ctl.c), so its log,
+# "ready to accept connections" included, goes to stdout.
+temp_options=("${@:2}" -c listen_addresses= -p "${PGPORT:-5432}")
+NOTIFY_SOCKET= PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" -o "$(printf '%q ' "${temp_options[@]}")" -w start
+sql() { PGHOST= PGHOSTADDR= psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --no-password --no-psqlrc "$@"; }
+if [ -z "$(sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only <<< "SELECT 1 FROM pg_database WHERE datname = :'db'")" ]; then
+    sql --dbname postgres --set db="$POSTGRES_DB" <<< 'CREATE DATABASE :"db"'
+fi
+printf '\n'
+shopt -s nullglob
+for f in /docker-entrypoint-initdb.d/*; do
+    case "$f" in
+        *.sh) printf '%s: sourcing %s\n' "$0" "$f"; . "$f" ;;
+        *.sql) printf '%s: running %s\n' "$0" "$f"; sql --dbname "$POSTGRES_DB" -f "$f" ;;
+        *) printf '%s: ignoring %s\n' "$0" "$f" ;;
+    esac
+done
+PGUSER="$POSTGRES_USER" pg_ctl -D "$PGDATA" -m fast -w stop
+unset PGPASSWORD
+printf '\nPostgreSQL init process complete; ready for start up.\n\n'
 exec "$@"
 "#;
 
@@ -382,6 +408,7 @@ fn postgres_rootfs(rootfs: &Path, staging: &Path, major: &str) -> anyhow::Result
     }
     let entrypoint = staging.join("usr/local/bin/docker-entrypoint.sh");
     std::fs::create_dir_all(entrypoint.parent().expect("a folder"))?;
+    std::fs::create_dir_all(staging.join("docker-entrypoint-initdb.d"))?;
     std::fs::write(&entrypoint, POSTGRES_ENTRYPOINT)?;
     std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o755))?;
     Ok(vec![

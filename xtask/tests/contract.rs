@@ -8,14 +8,10 @@
 //! openapi-spec-validator`; CI puts a venv with them first on PATH). Without
 //! them these tests print a loud SKIP, or fail when `LAB_REQUIRE_ALL=1`.
 //! The contract run also needs PostgreSQL: DATABASE_URL, Docker, or a local
-//! server installation (see solutions/06-ibdb/tests/support/postgres.rs).
+//! server installation, found by `cargo xtask db up` (the stage checks'
+//! provisioning, see xtask/src/db.rs).
 
 mod support;
-
-/// The kit's one provisioning policy (DATABASE_URL, Docker, local initdb),
-/// the same file the stage tests and `cargo xtask db` use.
-#[path = "../../solutions/06-ibdb/tests/support/postgres.rs"]
-mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -59,13 +55,43 @@ fn openapi_spec_is_valid() {
     );
 }
 
-/// A database for the run, stopped (container or cluster removed) on drop.
-struct Database(pg::Server);
+/// A database for the run from `cargo xtask db up`, with its state in a
+/// folder of its own (a developer's own `db up` is left alone), removed by
+/// `db down` on drop.
+struct Database {
+    url: String,
+    state: tempfile::TempDir,
+}
+
+impl Database {
+    fn up() -> Database {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(base).unwrap();
+        let state = tempfile::tempdir_in(base).unwrap();
+        let up = support::xtask_with_env(
+            &["db", "up"],
+            &[("CARGO_TARGET_DIR", state.path().to_str().unwrap())],
+        );
+        assert!(up.success, "cargo xtask db up:\n{}", up.stderr);
+        Database {
+            url: up.stdout.trim().to_string(),
+            state,
+        }
+    }
+}
 
 impl Drop for Database {
     fn drop(&mut self) {
-        self.0.stop();
+        let state = self.state.path().to_str().unwrap();
+        let _ = support::xtask_with_env(&["db", "down"], &[("CARGO_TARGET_DIR", state)]);
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
 }
 
 /// The running service, killed on drop (also when an assertion fails).
@@ -139,7 +165,7 @@ fn touch_sources(path: &Path) {
 /// Starts `exe` on a free port and waits (at most 60 s: start-up includes
 /// the migrations) until `/readyz` answers 200.
 fn start(exe: &Path, database_url: &str, logs: &Path) -> (Service, u16) {
-    let port = pg::free_port().unwrap();
+    let port = free_port();
     let log = logs.join("ibdb.log");
     let file = std::fs::File::create(&log).unwrap();
     let child = Command::new(exe)
@@ -195,8 +221,8 @@ fn solution_keeps_its_served_contract() {
     let _turn = support::serial();
     let exe = build_solution();
     let work = tempfile::tempdir().unwrap();
-    let db = Database(pg::provision().unwrap_or_else(|e| panic!("{e}")));
-    let (service, port) = start(&exe, &db.0.url, work.path());
+    let db = Database::up();
+    let (service, port) = start(&exe, &db.url, work.path());
 
     let base = format!("http://127.0.0.1:{port}");
     let spec = format!("{base}/openapi.yaml");

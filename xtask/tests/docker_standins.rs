@@ -154,3 +154,81 @@ fn the_postgres_image_honours_the_official_variables() {
     assert!(!ok, "a wrong password was accepted: {out}");
     assert!(out.contains("password authentication failed"), "{out}");
 }
+
+/// The tests start PostgreSQL with testcontainers-modules' `Postgres`, whose
+/// `ready_conditions` (testcontainers/testcontainers-rs-modules-community,
+/// src/postgres/mod.rs) wait for "database system is ready to accept
+/// connections" on stderr and on stdout. The official image prints it on
+/// both: docker-library/postgres docker-entrypoint.sh initialises with a
+/// socket-only temporary server (`docker_temp_server_start`: `pg_ctl -w
+/// start` with `listen_addresses=''`), and pg_ctl runs a server with `2>&1`
+/// (postgres src/bin/pg_ctl/pg_ctl.c, `start_postmaster`), so that server's
+/// log goes to stdout; after "PostgreSQL init process complete; ready for
+/// start up." it `exec`s the real server, which logs to stderr. The
+/// stand-in must log the same way, or the tests time out waiting.
+#[test]
+fn the_postgres_image_logs_readiness_like_the_official_one() {
+    if !support::docker_works() {
+        return;
+    }
+    const READY: &str = "database system is ready to accept connections";
+    let (ok, id) = docker(&[
+        "run",
+        "--detach",
+        "--env",
+        "POSTGRES_PASSWORD=postgres",
+        "postgres:17-trixie",
+        "-c",
+        "fsync=off",
+    ]);
+    assert!(ok, "{id}");
+    let id = id.trim().to_string();
+    struct Remove(String);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = docker(&["rm", "--force", "--volumes", &self.0]);
+        }
+    }
+    let _remove = Remove(id.clone());
+    let logs = || {
+        let out = duct::cmd!("docker", "logs", &id)
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .run()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Bounded: 60 s, as testcontainers' default start-up time-out.
+    let (mut stdout, mut stderr) = logs();
+    for _ in 0..240 {
+        if stderr.contains(READY) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        (stdout, stderr) = logs();
+    }
+    let shown = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains(READY),
+        "the real server (stderr) never became ready:\n{shown}"
+    );
+    let temporary = stdout.find(READY);
+    let complete = stdout.find("PostgreSQL init process complete; ready for start up.");
+    assert!(
+        temporary.is_some() && complete.is_some() && temporary < complete,
+        "the temporary server's readiness goes to stdout, before the end of the set-up:\n{shown}"
+    );
+    assert!(
+        !stdout.contains("listening on IPv4"),
+        "the temporary server listens on its socket only:\n{shown}"
+    );
+    assert!(
+        stderr.contains("listening on IPv4 address \"0.0.0.0\", port 5432"),
+        "the real server listens on TCP:\n{shown}"
+    );
+    assert_eq!(stderr.matches(READY).count(), 1, "{shown}");
+}

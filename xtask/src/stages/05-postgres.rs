@@ -11,7 +11,7 @@ use crate::proc::{Server, describe_exit};
 use crate::report::Failure;
 use crate::tools::Tool;
 
-use crate::db::pg;
+use crate::db;
 
 pub const STAGE: Stage = Stage {
     id: "05-postgres",
@@ -61,9 +61,9 @@ pub fn database(ck: &mut Checker) -> Result<Database, Stop> {
         )
     });
     ck.require("database", db, |db| match &db.server.kind {
-        pg::Kind::External => "DATABASE_URL".to_string(),
-        pg::Kind::Docker { .. } => format!("a {} container", pg::IMAGE),
-        pg::Kind::Local { bin, .. } => format!("a throwaway cluster ({})", bin.display()),
+        db::Kind::External => "DATABASE_URL".to_string(),
+        db::Kind::Docker { .. } => format!("a {} container", db::IMAGE),
+        db::Kind::Local(cluster) => format!("a throwaway cluster ({})", cluster.bin.display()),
     })
 }
 

@@ -2,44 +2,19 @@
 //! port, called over real HTTP (zero2prod's `spawn_app`).
 #![allow(dead_code)] // Not every test file uses every helper.
 
+pub mod initdb;
 pub mod postgres;
 pub mod proxy;
 
 use std::{
     str::FromStr,
-    sync::{
-        Mutex, OnceLock,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::atomic::{AtomicU32, Ordering},
     time::Duration,
 };
 
 use ibdb_postgres::config::{Config, DbConfig};
 use reqwest::Client;
 use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
-
-/// The server shared by every test of this binary, started on first use.
-fn server() -> &'static postgres::Server {
-    static SERVER: OnceLock<postgres::Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let server = postgres::provision().unwrap_or_else(|message| panic!("{message}"));
-        // The test harness ends with `process::exit`, which skips destructors
-        // but runs `atexit` handlers: stop the server there.
-        *STARTED.lock().unwrap() = Some(server.clone());
-        unsafe { libc::atexit(stop_at_exit) };
-        server
-    })
-}
-
-static STARTED: Mutex<Option<postgres::Server>> = Mutex::new(None);
-
-extern "C" fn stop_at_exit() {
-    if let Ok(mut started) = STARTED.lock()
-        && let Some(server) = started.take()
-    {
-        server.stop();
-    }
-}
 
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
@@ -51,7 +26,7 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let admin = PgConnectOptions::from_str(&server().url).expect("a PostgreSQL URL");
+        let admin = PgConnectOptions::from_str(postgres::url()).expect("a PostgreSQL URL");
         let name = format!(
             "ibdb_test_{}_{}",
             std::process::id(),
@@ -59,7 +34,7 @@ impl TestDb {
         );
         let mut conn = PgConnection::connect_with(&admin)
             .await
-            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", server().url));
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", postgres::url()));
         conn.execute(sqlx::AssertSqlSafe(format!(
             r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
         )))

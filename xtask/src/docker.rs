@@ -329,6 +329,18 @@ pub fn image_exists(image: &str) -> bool {
     docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_ok()
 }
 
+/// The value of one label of a local image ("" when it has no such label).
+pub fn image_label(image: &str, label: &str) -> Result<String, String> {
+    let format = format!("{{{{index .Config.Labels \"{label}\"}}}}");
+    docker(&["image", "inspect", "--format", &format, image]).map(|value| {
+        if value == "<no value>" {
+            String::new()
+        } else {
+            value
+        }
+    })
+}
+
 /// The uncompressed size of a local image, in bytes.
 pub fn image_size(image: &str) -> Result<u64, String> {
     let text = docker(&["image", "inspect", "--format", "{{.Size}}", image])?;

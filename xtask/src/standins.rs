@@ -47,6 +47,14 @@ const CC_PACKAGES: &[&str] = &[
 /// The label that marks an image as a stand-in.
 pub const LABEL: &str = "dev.microservices-lab.standin";
 
+/// The stand-ins' recipe, as a label on each: bump it whenever what a
+/// stand-in contains or does changes, so a machine that keeps its Docker
+/// images between runs (CI's does) rebuilds the stale ones instead of
+/// testing against them. 2: the postgres stand-in logs as the official
+/// entrypoint does (its temporary server on stdout).
+pub const RECIPE: &str = "2";
+const RECIPE_LABEL: &str = "dev.microservices-lab.standin.recipe";
+
 /// The tag of an official Docker Hub image `name`, written either way.
 fn official_tag<'a>(image: &'a str, name: &str) -> Option<&'a str> {
     let short = image.strip_prefix("docker.io/library/").unwrap_or(image);
@@ -118,8 +126,18 @@ pub fn run(force: bool) -> anyhow::Result<bool> {
     let mut ok = true;
     for (image, place) in &images {
         if !force && docker::image_exists(image) {
-            println!("✓ {image} is present ({place})");
-            continue;
+            match docker::image_label(image, LABEL).as_deref() {
+                // A real image (pulled), or a stand-in of today's recipe.
+                Ok("") | Err(_) => {
+                    println!("✓ {image} is present ({place})");
+                    continue;
+                }
+                _ if docker::image_label(image, RECIPE_LABEL).as_deref() == Ok(RECIPE) => {
+                    println!("✓ {image} is present, a stand-in of recipe {RECIPE} ({place})");
+                    continue;
+                }
+                _ => println!("… {image} is a stand-in of an older recipe: rebuilding it"),
+            }
         }
         let Some(kind) = classify(image) else {
             println!(
@@ -170,6 +188,7 @@ fn build(image: &str, kind: &Kind) -> anyhow::Result<()> {
     let mut args: Vec<String> = vec!["import".into()];
     for change in changes.iter().chain(&[
         format!("LABEL {LABEL}=true"),
+        format!("LABEL {RECIPE_LABEL}={RECIPE}"),
         format!(
             "LABEL org.opencontainers.image.description=\"offline stand-in for {image}, built from Debian {SUITE} packages by cargo xtask docker standins\""
         ),

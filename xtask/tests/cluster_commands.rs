@@ -339,6 +339,9 @@ fn deploy_refuses_a_trainee_ibdb_whose_stage_06_check_fails() {
     let tmp = tempfile::tempdir_in(base).unwrap();
     let dir = tmp.path().join("06-ibdb");
     std::fs::create_dir_all(dir.join("tests")).unwrap();
+    // Its own Cargo.toml (verify refuses a folder without one first).
+    let manifest = support::root().join("solutions/06-ibdb/Cargo.toml");
+    std::fs::copy(manifest, dir.join("Cargo.toml")).unwrap();
     std::fs::write(dir.join("tests/changed.rs"), "// not the reference\n").unwrap();
     let fakes = Fakes::new();
     fakes.set("cluster", "");

@@ -431,6 +431,23 @@ fn generated_files() -> Vec<String> {
             Ok(_) => {}
         }
     }
+    // A starter file no solution generates is a hand-kept copy (or junk).
+    for stage in STAGES {
+        let exercise = format!("exercises/{}", stage.id);
+        for file in files_under(&root.join(&exercise)) {
+            let path = format!("{exercise}/{file}");
+            if file == "README.md"
+                || file.ends_with(".before-sync")
+                || files.iter().any(|g| g.path == path)
+            {
+                continue;
+            }
+            problems.push(format!(
+                "{path}: not generated from solutions/{}/{file}; starters are generated (only README.md is written by hand): put it in the solution, with starter markers where they differ (CONTRIBUTING.md), or remove it",
+                stage.id
+            ));
+        }
+    }
     if let Some(first) = unrecorded.first() {
         // Without the record, a trainee's `sync` would take these files for
         // edited ones and never update them.

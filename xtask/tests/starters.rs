@@ -145,6 +145,25 @@ fn sync_rewrites_untouched_starters_and_copies_after_a_solution_edit() {
 }
 
 #[test]
+fn lint_names_a_starter_file_no_solution_generates() {
+    let kit = kit_copy();
+    std::fs::write(
+        kit.path().join("exercises/05-postgres/src/extra.rs"),
+        "// kept by hand\n",
+    )
+    .unwrap();
+    let run = in_kit(kit.path(), &["lint"]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "exercises/05-postgres/src/extra.rs: not generated from solutions/05-postgres/src/extra.rs"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn a_broken_marker_is_named_with_its_file_and_line() {
     let kit = kit_copy();
     let solution = kit.path().join("solutions/05-postgres/src/db.rs");

@@ -61,8 +61,13 @@ enum Command {
         #[arg(long)]
         code: bool,
     },
-    /// Rewrite the files carried between stage folders from their sources.
-    Sync,
+    /// Write the starters from their solutions and the files carried between
+    /// solutions; files edited since the last sync are left alone (and named).
+    Sync {
+        /// Replace edited files too, after saving each as FILE.before-sync.
+        #[arg(long)]
+        force: bool,
+    },
     /// Docker helpers for the container stages.
     Docker {
         #[command(subcommand)]
@@ -198,7 +203,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             }
             Ok(problems.is_empty())
         }
-        Command::Sync => carry::sync().map(|()| true),
+        Command::Sync { force } => carry::sync(force),
         Command::Docker {
             action: DockerAction::Standins { force },
         } => standins::run(force),

@@ -40,7 +40,11 @@ pub fn rust_new_enough(rustc_version: &str) -> Result<(), String> {
     let mut parts = number.split(['.', '-']).map(|p| p.parse::<u32>().ok());
     let found = match (parts.next().flatten(), parts.next().flatten()) {
         (Some(major), Some(minor)) => (major, minor),
-        _ => return Err(format!("cannot read the Rust version from {rustc_version:?}")),
+        _ => {
+            return Err(format!(
+                "cannot read the Rust version from {rustc_version:?}"
+            ));
+        }
     };
     if found >= MIN_RUST {
         Ok(())
@@ -313,7 +317,10 @@ mod rust_version_tests {
         assert!(rust_new_enough("rustc 1.94.0").is_ok());
         assert!(rust_new_enough("rustc 2.0.0-nightly").is_ok());
         let error = rust_new_enough("rustc 1.88.0 (6b00bc388 2025-06-23)").unwrap_err();
-        assert!(error.contains("1.94") && error.contains("rustup update stable"), "{error}");
+        assert!(
+            error.contains("1.94") && error.contains("rustup update stable"),
+            "{error}"
+        );
     }
 
     #[test]

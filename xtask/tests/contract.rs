@@ -114,14 +114,20 @@ impl Drop for Service {
 }
 
 /// `cargo build` of the solution; returns the path of its binary. Like
-/// `xtask::cargo::in_stage`, it touches the sources first: exercises/06-ibdb
-/// shares artifact names in the shared target folder, and cargo could
-/// otherwise call the starter's build "fresh" (see CONTRIBUTING.md).
+/// `xtask::cargo::in_stage`, it first removes the package's artifacts from
+/// the target folder (never touching the sources): exercises/06-ibdb shares
+/// artifact names in the shared target folder, and cargo could otherwise
+/// call the starter's build "fresh" (see CONTRIBUTING.md).
 /// The caller holds `support::serial()`.
 fn build_solution() -> PathBuf {
     let dir = support::root().join(SOLUTION);
-    touch_sources(&dir.join("src"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let _ = duct::cmd(&cargo, ["clean", "--quiet", "-p", "ibdb"])
+        .dir(&dir)
+        .stdout_null()
+        .stderr_null()
+        .unchecked()
+        .run();
     let out = duct::cmd(
         cargo,
         [
@@ -148,18 +154,6 @@ fn build_solution() -> PathBuf {
         .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .next_back()
         .expect("cargo built the ibdb binary")
-}
-
-fn touch_sources(path: &Path) {
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-            touch_sources(&entry.path());
-        }
-    } else if path.extension().is_some_and(|e| e == "rs")
-        && let Ok(file) = std::fs::File::options().append(true).open(path)
-    {
-        let _ = file.set_modified(std::time::SystemTime::now());
-    }
 }
 
 /// Starts `exe` on a free port and waits (at most 60 s: start-up includes

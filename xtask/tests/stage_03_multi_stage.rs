@@ -113,7 +113,8 @@ fn running_as_root_fails_the_non_root_check() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
-        copy.replace("Dockerfile", "USER 65532:65532", "USER 0");
+        // "\n": the instruction, not the starter's TODO comment that names it.
+        copy.replace("Dockerfile", "\nUSER 65532:65532", "\nUSER 0");
     });
     assert_eq!(failed, ["non-root"]);
 }
@@ -124,7 +125,7 @@ fn hadolint_reports_findings_with_their_line() {
         return;
     }
     let copy = StageCopy::new("solutions/03-multi-stage");
-    copy.replace("Dockerfile", "USER 65532:65532", "USER root");
+    copy.replace("Dockerfile", "\nUSER 65532:65532", "\nUSER root");
     let run = verify(&["--dir", copy.path_str()]);
     assert!(!run.success);
     let lint = run.check("hadolint").expect("hadolint ran");
@@ -148,7 +149,7 @@ fn a_user_name_fails_the_non_root_check() {
         return;
     }
     let failed = failed_checks_of_mutant(|copy| {
-        copy.replace("Dockerfile", "USER 65532:65532", "USER nonroot");
+        copy.replace("Dockerfile", "\nUSER 65532:65532", "\nUSER nonroot");
     });
     assert_eq!(failed, ["non-root"]);
 }

@@ -76,7 +76,12 @@ fn solution_passes_the_static_checks() {
 fn line_of(file: &str, needle: &str) -> usize {
     let text = std::fs::read_to_string(support::root().join("solutions/04-kubernetes").join(file))
         .unwrap();
-    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    // Not in a comment: the solution also holds the starter's lines, as
+    // `# ANCHOR: starter| ...` comments (CONTRIBUTING.md).
+    text.lines()
+        .position(|l| l.contains(needle) && !l.trim_start().starts_with('#'))
+        .unwrap()
+        + 1
 }
 
 /// Copies the solution, applies one mutation, checks it: the failed checks

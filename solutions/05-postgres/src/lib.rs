@@ -1,4 +1,6 @@
 //! Stage 05: the stage 01 service, now connected to PostgreSQL.
+// ANCHOR: starter| // Some names are unused until your TODOs are done: remove this line then.
+// ANCHOR: starter| #![allow(unused_variables, unused_imports)]
 
 pub mod config;
 pub mod db;
@@ -28,6 +30,10 @@ pub async fn alive() -> Json<Status> {
 /// `GET /readyz`: 200 only while the database answers, so Kubernetes stops
 /// sending traffic here (without restarting us) while it does not.
 pub async fn ready(State(pool): State<PgPool>) -> (StatusCode, Json<Status>) {
+    // ANCHOR: starter| // TODO 4: run `SELECT 1` with a 2 s timeout (`tokio::time::timeout`):
+    // ANCHOR: starter| // 200 `{"status":"OK"}` when it works, else 503 `{"status":"UNAVAILABLE"}`.
+    // ANCHOR: starter| todo!("GET /readyz")
+    // ANCHOR: starter
     let ping = sqlx::query("SELECT 1").execute(&pool);
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => (StatusCode::OK, Json(Status { status: "OK" })),
@@ -47,6 +53,7 @@ fn unavailable() -> (StatusCode, Json<Status>) {
         status: "UNAVAILABLE",
     };
     (StatusCode::SERVICE_UNAVAILABLE, Json(status))
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: readyz
 
@@ -56,10 +63,13 @@ fn unavailable() -> (StatusCode, Json<Status>) {
 pub async fn app(config: &Config) -> Result<(Router, PgPool), sqlx::migrate::MigrateError> {
     let pool = db::pool(&config.database);
     db::migrate(&pool, config.database.startup_timeout).await?;
+    // ANCHOR: starter| // TODO 5: route `GET /readyz` to `ready`.
     let router = Router::new()
         .route("/", get(alive))
         .route("/healthz", get(alive))
+        // ANCHOR: starter
         .route("/readyz", get(ready))
+        // ANCHOR_END: starter
         .with_state(pool.clone());
     Ok((router, pool))
 }

@@ -143,6 +143,13 @@ impl IntoResponse for ApiError {
 // ANCHOR: from_sqlx
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        // ANCHOR: starter| // TODO 4: decide what each database error means for the client:
+        // ANCHOR: starter| // `is_unavailable(&error)` → `Unavailable`; SQLSTATE 40P01 (deadlock)
+        // ANCHOR: starter| // or 40001 (serialization failure) → `TryAgain`; a unique violation
+        // ANCHOR: starter| // (the ISBN) → `Conflict`; anything else → `Internal`. See
+        // ANCHOR: starter| // `sqlx::error::DatabaseError::is_unique_violation` and `code()`.
+        // ANCHOR: starter| todo!("map {error}")
+        // ANCHOR: starter
         if is_unavailable(&error) {
             return Self::Unavailable(Some(error));
         }
@@ -162,6 +169,7 @@ impl From<sqlx::Error> for ApiError {
             }
         }
         Self::Internal(error)
+        // ANCHOR_END: starter
     }
 }
 

@@ -3,6 +3,11 @@
 //!
 //! Each test says what the handler must do with the store (which method,
 //! which arguments, how often) and what the client must see.
+// ANCHOR: starter| //!
+// ANCHOR: starter| //! The helpers are written; the tests are yours (`TODO N:`). The first one is
+// ANCHOR: starter| //! sketched to show the shape: arrange the mock, send, assert.
+// ANCHOR: starter| // Some helpers are unused until your tests use them: remove this line then.
+// ANCHOR: starter| #![allow(unused_imports, dead_code)]
 
 use std::sync::Arc;
 
@@ -21,7 +26,9 @@ use crate::{
     models::{Book, NewBook, NewReview, Page, Paging, Review},
     store::{MockBookStore, StoreError},
 };
+// ANCHOR: starter
 
+// ANCHOR_END: starter
 // ANCHOR: helpers
 /// Sends one request to the router built on `store`; returns status,
 /// headers and the JSON body (Null when empty).
@@ -75,6 +82,13 @@ fn review(id: i64, book_id: i64, rating: i16) -> Review {
 // ANCHOR: get_book_found
 #[tokio::test]
 async fn get_book_returns_the_stored_book() {
+    // ANCHOR: starter| // TODO 1: expect `get_book` with `eq(7)` exactly once, returning `Ok(Some(book(7)))`;
+    // ANCHOR: starter| // GET /books/7 must answer 200 with that book as JSON.
+    // ANCHOR: starter| //     let mut store = MockBookStore::new();
+    // ANCHOR: starter| //     store.expect_get_book().with(eq(7)).times(1).returning(|id| Ok(Some(book(id))));
+    // ANCHOR: starter| //     let (status, _, body) = send(store, get("/books/7")).await;
+    // ANCHOR: starter| todo!("test 1")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_get_book()
@@ -86,11 +100,16 @@ async fn get_book_returns_the_stored_book() {
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, serde_json::to_value(book(7)).unwrap());
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: get_book_found
 
 #[tokio::test]
 async fn get_book_unknown_is_404() {
+    // ANCHOR: starter| // TODO 2: the store finds nothing (`Ok(None)`): 404, as a problem document
+    // ANCHOR: starter| // (`content-type: application/problem+json`, `status` 404 in the body).
+    // ANCHOR: starter| todo!("test 2")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_get_book()
@@ -103,11 +122,15 @@ async fn get_book_unknown_is_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
     assert_eq!(body["status"], 404);
+    // ANCHOR_END: starter
 }
 
 // ANCHOR: unavailable
 #[tokio::test]
 async fn store_unavailable_is_503() {
+    // ANCHOR: starter| // TODO 3: the store fails with `StoreError::Unavailable`: 503.
+    // ANCHOR: starter| todo!("test 3")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_get_book()
@@ -117,11 +140,16 @@ async fn store_unavailable_is_503() {
 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], 503);
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: unavailable
 
 #[tokio::test]
 async fn store_failure_is_500_without_details() {
+    // ANCHOR: starter| // TODO 4: the store fails with `StoreError::Other(..)` holding a database
+    // ANCHOR: starter| // message: 500, and the message does not appear in the body.
+    // ANCHOR: starter| todo!("test 4")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store.expect_get_book().returning(|_| {
         Err(StoreError::Other(
@@ -136,10 +164,16 @@ async fn store_failure_is_500_without_details() {
         !body.to_string().contains("relation"),
         "no database detail leaks: {body}"
     );
+    // ANCHOR_END: starter
 }
 
 #[tokio::test]
 async fn create_book_stores_the_validated_book_and_returns_201() {
+    // ANCHOR: starter| // TODO 5: POST /books with a title that has spaces around it: the store
+    // ANCHOR: starter| // receives the trimmed `NewBook` (`expect_create_book().with(eq(..))`), and
+    // ANCHOR: starter| // the client gets 201 with `Location: /books/{id}`.
+    // ANCHOR: starter| todo!("test 5")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     let expected = NewBook {
         title: "Dune".into(),
@@ -162,10 +196,14 @@ async fn create_book_stores_the_validated_book_and_returns_201() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(headers[header::LOCATION], "/books/42");
     assert_eq!(body["id"], 42);
+    // ANCHOR_END: starter
 }
 
 #[tokio::test]
 async fn create_book_duplicate_isbn_is_409() {
+    // ANCHOR: starter| // TODO 6: the store answers `StoreError::Conflict(..)`: 409.
+    // ANCHOR: starter| todo!("test 6")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_create_book()
@@ -178,11 +216,16 @@ async fn create_book_duplicate_isbn_is_409() {
     let (status, _, _) = send(store, request).await;
 
     assert_eq!(status, StatusCode::CONFLICT);
+    // ANCHOR_END: starter
 }
 
 // ANCHOR: create_review
 #[tokio::test]
 async fn create_review_passes_book_and_review_to_the_store() {
+    // ANCHOR: starter| // TODO 7: POST /books/7/reviews: the store gets book id 7 and the validated
+    // ANCHOR: starter| // `NewReview` (`.with(eq(7), eq(expected))`), once; the client gets 201 and the review.
+    // ANCHOR: starter| todo!("test 7")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     let expected = NewReview {
         rating: 4,
@@ -204,12 +247,17 @@ async fn create_review_passes_book_and_review_to_the_store() {
     assert_eq!(body["id"], 99);
     assert_eq!(body["book_id"], 7);
     assert_eq!(body["rating"], 4);
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: create_review
 
 // ANCHOR: never
 #[tokio::test]
 async fn invalid_review_is_422_and_never_reaches_the_store() {
+    // ANCHOR: starter| // TODO 8: ratings 9, 0 and missing: 422 naming the `rating` field, and
+    // ANCHOR: starter| // the store is never called (`expect_create_review().never()`).
+    // ANCHOR: starter| todo!("test 8")
+    // ANCHOR: starter
     for body in [json!({ "rating": 9 }), json!({ "rating": 0 }), json!({})] {
         let mut store = MockBookStore::new();
         store.expect_create_review().never();
@@ -217,11 +265,15 @@ async fn invalid_review_is_422_and_never_reaches_the_store() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "for {body}");
         assert_eq!(problem["errors"][0]["field"], "rating", "for {body}");
     }
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: never
 
 #[tokio::test]
 async fn review_of_unknown_book_is_404() {
+    // ANCHOR: starter| // TODO 9: the store's `create_review` returns `Ok(None)`: 404.
+    // ANCHOR: starter| todo!("test 9")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_create_review()
@@ -231,10 +283,15 @@ async fn review_of_unknown_book_is_404() {
     let (status, _, _) = send(store, post_json("/books/7/reviews", json!({ "rating": 5 }))).await;
 
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // ANCHOR_END: starter
 }
 
 #[tokio::test]
 async fn list_reviews_passes_the_paging_from_the_query() {
+    // ANCHOR: starter| // TODO 10: GET /books/7/reviews?limit=5&offset=10 calls `get_reviews(7,
+    // ANCHOR: starter| // Paging { limit: 5, offset: 10 })` once and returns its page as JSON.
+    // ANCHOR: starter| todo!("test 10")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     let paging = Paging {
         limit: 5,
@@ -258,10 +315,15 @@ async fn list_reviews_passes_the_paging_from_the_query() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["total"], 11);
     assert_eq!(body["items"][0]["book_id"], 7);
+    // ANCHOR_END: starter
 }
 
 #[tokio::test]
 async fn list_reviews_defaults_and_limits_paging() {
+    // ANCHOR: starter| // TODO 11: without a query the store gets `Paging { limit: 20, offset: 0 }`
+    // ANCHOR: starter| // (and `Ok(None)` means 404); `limit=1000` is 400 without calling the store.
+    // ANCHOR: starter| todo!("test 11")
+    // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_get_reviews()
@@ -285,4 +347,5 @@ async fn list_reviews_defaults_and_limits_paging() {
     store.expect_get_reviews().never();
     let (status, _, _) = send(store, get("/books/7/reviews?limit=1000")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // ANCHOR_END: starter
 }

@@ -1,4 +1,6 @@
 //! `/books` and `/books/{id}`.
+// ANCHOR: starter| // The handlers are yours to write: remove this line when they are done.
+// ANCHOR: starter| #![allow(unused_variables, unused_imports)]
 
 use axum::{
     Json,
@@ -14,6 +16,7 @@ use crate::{
     models::{Book, BookInput, BookQuery, Page},
 };
 
+// ANCHOR: starter
 /// The columns of `Book`, in SQL. A macro, not a `const`, so `concat!` can
 /// build each query as one `&'static str` (all sqlx accepts without a
 /// `AssertSqlSafe` wrapper, which keeps injection out by construction).
@@ -26,12 +29,18 @@ macro_rules! book_columns {
     };
 }
 
+// ANCHOR_END: starter
 // ANCHOR: list
 /// `GET /books?limit=&offset=&q=`: oldest first; `q` matches title or author.
 pub async fn list(
     State(pool): State<PgPool>,
     Query(query): Query<BookQuery>,
 ) -> Result<Json<Page<Book>>, ApiError> {
+    // ANCHOR: starter| // TODO 5: check the paging values and the search text (`query.paging()?`,
+    // ANCHOR: starter| // `query.search()?`), select one page of books ordered by id, count all
+    // ANCHOR: starter| // matching books, and answer with a `Page`.
+    // ANCHOR: starter| todo!("GET /books")
+    // ANCHOR: starter
     let paging = query.paging()?;
     let q = query.search()?;
     // strpos instead of LIKE: no wildcards in `q` to escape.
@@ -62,6 +71,7 @@ pub async fn list(
         limit: paging.limit,
         offset: paging.offset,
     }))
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: list
 
@@ -71,6 +81,14 @@ pub async fn create(
     State(pool): State<PgPool>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // ANCHOR: starter| // TODO 2: validate the input (`input.validate()?`), INSERT the book with
+    // ANCHOR: starter| // RETURNING, and answer 201 with a `Location: /books/{id}` header and the
+    // ANCHOR: starter| // book as JSON.
+    // ANCHOR: starter| todo!("POST /books");
+    // ANCHOR: starter| // Only here to give `impl IntoResponse` a type; replace it with yours.
+    // ANCHOR: starter| #[allow(unreachable_code)]
+    // ANCHOR: starter| Ok(StatusCode::CREATED)
+    // ANCHOR: starter
     let book = input.validate()?;
     // A duplicate ISBN fails the UNIQUE constraint; `From<sqlx::Error>` turns
     // that into 409. Checking first would race with a concurrent insert.
@@ -91,12 +109,16 @@ pub async fn create(
         [(header::LOCATION, location)],
         Json(book),
     ))
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: create
 
 // ANCHOR: get
 /// `GET /books/{id}`.
 pub async fn get(State(pool): State<PgPool>, Path(id): Path<i64>) -> Result<Json<Book>, ApiError> {
+    // ANCHOR: starter| // TODO 3: select the book; no row means `not_found(id)`.
+    // ANCHOR: starter| todo!("GET /books/{{id}}")
+    // ANCHOR: starter
     sqlx::query_as::<_, Book>(concat!(
         "SELECT ",
         book_columns!(),
@@ -107,6 +129,7 @@ pub async fn get(State(pool): State<PgPool>, Path(id): Path<i64>) -> Result<Json
     .await?
     .map(Json)
     .ok_or_else(|| not_found(id))
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: get
 
@@ -116,6 +139,9 @@ pub async fn replace(
     Path(id): Path<i64>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<Json<Book>, ApiError> {
+    // ANCHOR: starter| // TODO 6: validate, UPDATE ... RETURNING, 404 when no row was updated.
+    // ANCHOR: starter| todo!("PUT /books/{{id}}")
+    // ANCHOR: starter
     let book = input.validate()?;
     sqlx::query_as::<_, Book>(concat!(
         "UPDATE books SET title = $2, author = $3, isbn = $4, published_year = $5 \
@@ -131,6 +157,7 @@ pub async fn replace(
     .await?
     .map(Json)
     .ok_or_else(|| not_found(id))
+    // ANCHOR_END: starter
 }
 
 /// `DELETE /books/{id}`: the reviews go too (`ON DELETE CASCADE`).
@@ -138,6 +165,9 @@ pub async fn delete(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
+    // ANCHOR: starter| // TODO 7: DELETE, then 204, or 404 when no row was affected.
+    // ANCHOR: starter| todo!("DELETE /books/{{id}}")
+    // ANCHOR: starter
     let deleted = sqlx::query("DELETE FROM books WHERE id = $1")
         .bind(id)
         .execute(&pool)
@@ -147,6 +177,7 @@ pub async fn delete(
         return Err(not_found(id));
     }
     Ok(StatusCode::NO_CONTENT)
+    // ANCHOR_END: starter
 }
 
 pub fn not_found(id: i64) -> ApiError {

@@ -25,11 +25,17 @@ pub async fn alive() -> Json<Status> {
 /// `GET /readyz`: 200 only while the database answers, so Kubernetes stops
 /// routing traffic here (without restarting) when it does not.
 pub async fn ready(State(pool): State<PgPool>) -> Result<Json<Status>, ApiError> {
+    // ANCHOR: starter| // TODO 1: run `SELECT 1` on the pool, at most 2 s (`tokio::time::timeout`);
+    // ANCHOR: starter| // answer `Json(OK)`, or `ApiError::Unavailable(..)` when it fails or is slow.
+    // ANCHOR: starter| let _ = (&pool, Duration::ZERO);
+    // ANCHOR: starter| todo!("GET /readyz")
+    // ANCHOR: starter
     let ping = sqlx::query("SELECT 1").execute(&pool);
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => Ok(Json(OK)),
         Ok(Err(error)) => Err(ApiError::Unavailable(Some(error))),
         Err(_elapsed) => Err(ApiError::Unavailable(None)),
     }
+    // ANCHOR_END: starter
 }
 // ANCHOR_END: readyz

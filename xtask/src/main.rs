@@ -4,6 +4,7 @@ mod bench;
 mod book;
 mod cargo;
 mod carry;
+mod check;
 mod cluster;
 mod db;
 mod docker;
@@ -187,7 +188,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             keep_going,
             json,
         }),
-        Command::Doctor => tools::doctor().map(|()| true),
+        Command::Doctor => tools::doctor(stages::STAGES).map(|()| true),
         Command::Lint { code } => {
             let problems = lint::run(code);
             for problem in &problems {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::stages::STAGES;
+use crate::check::Stage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -40,7 +40,11 @@ pub fn rust_new_enough(rustc_version: &str) -> Result<(), String> {
     let mut parts = number.split(['.', '-']).map(|p| p.parse::<u32>().ok());
     let found = match (parts.next().flatten(), parts.next().flatten()) {
         (Some(major), Some(minor)) => (major, minor),
-        _ => return Err(format!("cannot read the Rust version from {rustc_version:?}")),
+        _ => {
+            return Err(format!(
+                "cannot read the Rust version from {rustc_version:?}"
+            ));
+        }
     };
     if found >= MIN_RUST {
         Ok(())
@@ -264,8 +268,9 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// `cargo xtask doctor`.
-pub fn doctor() -> anyhow::Result<()> {
+/// `cargo xtask doctor` (given the stages, so that this module does not
+/// depend on the list of stages, which depends on it).
+pub fn doctor(stages: &[&Stage]) -> anyhow::Result<()> {
     println!("Tools the stages use:\n");
     let probes: Vec<(Tool, Result<String, String>)> =
         ALL.iter().map(|&tool| (tool, tool.probe())).collect();
@@ -282,7 +287,7 @@ pub fn doctor() -> anyhow::Result<()> {
         }
     }
     println!("\nStages on this machine:\n");
-    for stage in STAGES {
+    for stage in stages {
         let missing: Vec<&str> = stage
             .needs
             .iter()
@@ -313,7 +318,10 @@ mod rust_version_tests {
         assert!(rust_new_enough("rustc 1.94.0").is_ok());
         assert!(rust_new_enough("rustc 2.0.0-nightly").is_ok());
         let error = rust_new_enough("rustc 1.88.0 (6b00bc388 2025-06-23)").unwrap_err();
-        assert!(error.contains("1.94") && error.contains("rustup update stable"), "{error}");
+        assert!(
+            error.contains("1.94") && error.contains("rustup update stable"),
+            "{error}"
+        );
     }
 
     #[test]

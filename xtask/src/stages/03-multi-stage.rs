@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::dockerfile::{self, image_tag};
-use super::{Checker, Stage, Stop};
+use crate::check::image::{self, image_tag};
+use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
 use crate::{docker, scratch};
@@ -27,18 +27,18 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "busybox"];
 const TOOLCHAIN: &[&str] = &["cargo", "rustc", "rustup", "gcc", "cc", "ld"];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
-    let text = dockerfile::read_dockerfile(ck)?;
-    dockerfile::hadolint(ck);
-    dockerfile::pinned_bases(ck, &text);
-    dockerfile::exec_form(ck, &text);
+    let text = image::read_dockerfile(ck)?;
+    image::hadolint(ck);
+    image::pinned_bases(ck, &text);
+    image::exec_form(ck, &text);
     dockerignore(ck);
-    let tag = image_tag(ck.stage);
-    dockerfile::build_image(ck, &tag)?;
-    let size = dockerfile::image_size(ck, &tag)?;
+    let tag = image_tag(ck.stage.id);
+    image::build_image(ck, &tag)?;
+    let size = image::image_size(ck, &tag)?;
     small(ck, size, &text);
     non_root(ck, &tag);
     files(ck, &tag);
-    dockerfile::run_and_stop(ck, &tag)?;
+    image::run_and_stop(ck, &tag)?;
     dependency_cache(ck);
     Ok(())
 }
@@ -70,7 +70,7 @@ fn dockerignore(ck: &mut Checker) {
 /// Under 40 MB and at least 10x smaller than stage 02's image (or, when that
 /// was never built here, than the builder's base image, which it contains).
 fn small(ck: &mut Checker, size: u64, text: &str) {
-    let single = image_tag(&super::dockerfile::STAGE);
+    let single = image_tag("02-dockerfile");
     let (reference, what) = match docker::image_size(&single) {
         Ok(bytes) => (Some(bytes), format!("stage 02's image {single}")),
         Err(_) => {
@@ -292,7 +292,7 @@ fn rebuild_after_change(ck: &mut Checker, own: &str) -> Option<docker::Build> {
     let build = docker::build_until(
         &copy.path,
         &tag,
-        dockerfile::BUILD_LIMIT,
+        image::BUILD_LIMIT,
         &recompiles_a_dependency,
     );
     docker::remove_image(&tag);

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::{Checker, Stage, Stop};
+use crate::check::{Checker, Stage, Stop};
 use crate::k8s::{self, Doc, Object, Problem, rules};
 use crate::report::Failure;
 use crate::tools::Tool;
@@ -310,11 +310,7 @@ fn live(ck: &mut Checker) -> Result<(), Stop> {
     }
     match crate::cluster::live_stage_04(&ck.dir) {
         Ok(message) => ck.pass("live", message),
-        Err(failure) => ck.fail(
-            "live",
-            failure.seen.lines().next().unwrap_or("").to_string(),
-            failure,
-        ),
+        Err(failure) => ck.fail("live", crate::report::headline(&failure.seen), failure),
     }
     Ok(())
 }

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use super::postgres::{failed_tests, summary};
-use super::{Checker, Stage, Stop};
+use crate::check::build::{failed_tests, run_tests, summary};
+use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
 
@@ -148,29 +148,6 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
 /// `from` replaced by `to`, once; `None` when `from` does not occur.
 pub fn mutate(source: &str, from: &str, to: &str) -> Option<String> {
     source.contains(from).then(|| source.replacen(from, to, 1))
-}
-
-/// (passed, stdout, stderr) of `cargo test <extra>` in `dir`.
-fn run_tests(dir: &Path, extra: &[&str]) -> Result<(bool, String, String), String> {
-    let args: Vec<&str> = ["test", "--color=never"]
-        .iter()
-        .chain(extra)
-        .copied()
-        .collect();
-    let out = crate::cargo::in_stage(dir, &args)
-        .env("CARGO_TARGET_DIR", crate::paths::target_dir())
-        // The panic message, not a backtrace, in the check's output.
-        .env("RUST_BACKTRACE", "0")
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| e.to_string())?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
 }
 
 /// Copies the stage (without build output) to a temporary folder, puts the

@@ -54,6 +54,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prove the stage checks: each starter fails, each solution passes, every
+    /// declared broken copy is caught; chapter, SUMMARY and README list each stage.
+    Selftest {
+        /// Stages to prove (default: all).
+        stages: Vec<String>,
+    },
     /// Which tools are installed, how to install the rest, which stages can run here.
     Doctor,
     /// Check the kit itself: carried copies, stage folders, lockfile versions.
@@ -188,6 +194,17 @@ fn run(command: Command) -> anyhow::Result<bool> {
             keep_going,
             json,
         }),
+        Command::Selftest { stages: names } => {
+            let chosen = if names.is_empty() {
+                stages::STAGES.to_vec()
+            } else {
+                names
+                    .iter()
+                    .map(|n| stages::find(n))
+                    .collect::<Result<_, _>>()?
+            };
+            Ok(check::proof::selftest(&chosen))
+        }
         Command::Doctor => tools::doctor(stages::STAGES).map(|()| true),
         Command::Lint { code } => {
             let problems = lint::run(code);

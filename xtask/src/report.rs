@@ -238,16 +238,28 @@ fn without_headline(seen: &str, headline: &str) -> String {
 /// stderr while stdout stays clean for the JSON report.
 pub struct Printer {
     json: bool,
+    quiet: bool,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Self {
         JSON.store(json, Ordering::Relaxed);
-        Printer { json }
+        Printer { json, quiet: false }
+    }
+
+    /// Prints nothing: for a caller that reports the results itself (the
+    /// self-test of the checks).
+    pub fn quiet() -> Self {
+        Printer {
+            json: false,
+            quiet: true,
+        }
     }
 
     fn out(&self) -> Box<dyn Write> {
-        if self.json {
+        if self.quiet {
+            Box::new(std::io::sink())
+        } else if self.json {
             Box::new(std::io::stderr())
         } else {
             Box::new(std::io::stdout())

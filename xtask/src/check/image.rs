@@ -213,7 +213,7 @@ pub fn run_and_stop(ck: &mut Checker, tag: &str) -> Result<(), Stop> {
     ck.require("answers", waited, |waited| {
         format!("answers on {url} after {} ms", waited.as_millis())
     })?;
-    super::service::expect_health(ck, &url)?;
+    super::service::expect_health(ck, &url, &super::service::HealthHints::IN_IMAGE)?;
     docker_stop(ck, &container)
 }
 

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod database;
 pub mod image;
+pub mod proof;
 pub mod service;
 pub mod tree;
 
@@ -23,6 +24,12 @@ pub struct Stage {
     /// Tools that only some checks use, and what is skipped without them.
     pub optional: &'static [(Tool, &'static str)],
     pub check: fn(&mut Checker) -> Result<(), Stop>,
+    /// The starter's numbered TODOs the check's hints name (the self-test
+    /// finds each in the starter, and every one the module names here).
+    pub todos: &'static [u32],
+    /// How the check proves itself: what it says about the starter, the
+    /// solution and broken copies of it (`cargo xtask selftest`).
+    pub proof: proof::Proof,
 }
 
 impl Stage {

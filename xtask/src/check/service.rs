@@ -63,12 +63,30 @@ pub fn start(ck: &mut Checker, exe: &Path, launch: Launch) -> Result<Started, St
     Ok(started)
 }
 
+/// What to do about a wrong health answer: stage 01 names its TODOs, the
+/// image stages do not (their TODOs are other steps).
+pub struct HealthHints<'a> {
+    /// Appended to the hint when the connection closes without an answer.
+    pub closed: &'a str,
+    pub status: &'a str,
+    pub body: &'a str,
+}
+
+impl HealthHints<'static> {
+    /// For the stage 01 server inside an image.
+    pub const IN_IMAGE: Self = HealthHints {
+        closed: "",
+        status: "route GET / to the health handler (stage 01)",
+        body: r#"return Json(Health { status: "OK" }) (stage 01)"#,
+    };
+}
+
 /// `GET url` answers 200, `{"status":"OK"}`, `application/json` (the stage
 /// 01 health endpoint, also inside the images of stages 02 and 03).
-pub fn expect_health(ck: &mut Checker, url: &str) -> Result<(), Stop> {
+pub fn expect_health(ck: &mut Checker, url: &str, hints: &HealthHints) -> Result<(), Stop> {
     let response = http::request(url, Duration::from_secs(5)).map_err(|no| {
         let hint = match no {
-            http::NoAnswer::Closed => format!("{} (TODO 2)", no.hint()),
+            http::NoAnswer::Closed => format!("{}{}", no.hint(), hints.closed),
             _ => no.hint().to_string(),
         };
         Failure::new(format!("an HTTP response from GET {url}"), no.to_string()).hint(hint)
@@ -81,8 +99,7 @@ pub fn expect_health(ck: &mut Checker, url: &str) -> Result<(), Stop> {
         ck.fail(
             "status",
             format!("status {}", response.status),
-            Failure::new("200", response.status.to_string())
-                .hint("route GET / to the health handler (TODO 3)"),
+            Failure::new("200", response.status.to_string()).hint(hints.status),
         );
     }
 
@@ -92,8 +109,7 @@ pub fn expect_health(ck: &mut Checker, url: &str) -> Result<(), Stop> {
         _ => ck.fail(
             "body",
             "the body is not the expected JSON",
-            Failure::new(r#"{"status":"OK"}"#, shorten(&response.body))
-                .hint(r#"return Json(Health { status: "OK" }) (TODO 2)"#),
+            Failure::new(r#"{"status":"OK"}"#, shorten(&response.body)).hint(hints.body),
         ),
     }
 

@@ -3,6 +3,7 @@
 //! published on 127.0.0.1 only.
 
 use crate::check::image::{self, image_tag};
+use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
 use crate::check::{Checker, Stage, Stop};
 use crate::tools::Tool;
 
@@ -12,7 +13,60 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Docker],
     optional: &[(Tool::Hadolint, "the Dockerfile lint (hadolint)")],
     check,
+    todos: &[],
+    proof: Proof {
+        starter: Expect {
+            hint: "no instruction",
+            ..Expect::failing(&["docker build"])
+        },
+        solution: Expect {
+            passed: &[
+                "Dockerfile",
+                "pinned base",
+                "exec form",
+                "docker build",
+                "image size",
+                "start",
+                "answers",
+                "status",
+                "body",
+                "content-type",
+                "docker stop",
+                "SIGTERM",
+            ],
+            check: "image size",
+            message: "MB",
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[
+    Mutant {
+        name: "the latest tag",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            "FROM rust:1.95-slim-trixie",
+            "FROM rust:latest",
+        )],
+        needs: &[],
+        expect: Expect::failing(&["pinned base"]),
+    },
+    Mutant {
+        name: "a shell-form CMD",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            r#"CMD ["/app/target/release/health"]"#,
+            "CMD /app/target/release/health",
+        )],
+        needs: &[],
+        expect: Expect::failing(&["exec form"]),
+    },
+];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     let text = image::read_dockerfile(ck)?;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::check::image::{self, image_tag};
+use crate::check::proof::{Base, Edit, Expect, Mutant, Proof, replace};
 use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
@@ -15,7 +16,110 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Docker],
     optional: &[(Tool::Hadolint, "the Dockerfile lint (hadolint)")],
     check,
+    todos: &[2, 3, 4, 5, 6],
+    proof: Proof {
+        // The starter is stage 02's working Dockerfile: it builds and answers.
+        starter: Expect {
+            passed: &["docker build", "status", "body", "SIGTERM"],
+            ..Expect::failing(&[
+                ".dockerignore",
+                "small",
+                "non-root",
+                "no shell",
+                "no cargo",
+                "dependency cache",
+            ])
+        },
+        solution: Expect {
+            passed: &[
+                ".dockerignore",
+                "docker build",
+                "small",
+                "non-root",
+                "no shell",
+                "no cargo",
+                "status",
+                "SIGTERM",
+                "dependency cache",
+            ],
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[
+    Mutant {
+        name: "running as root",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "USER 65532:65532", "USER 0")],
+        needs: &[],
+        expect: Expect::only(&["non-root"]),
+    },
+    Mutant {
+        name: "hadolint's finding, with its line",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "USER 65532:65532", "USER root")],
+        needs: &[Tool::Hadolint],
+        expect: Expect {
+            seen: &["Dockerfile:{line:Dockerfile:USER root}: DL3002"],
+            ..Expect::failing(&["hadolint"])
+        },
+    },
+    Mutant {
+        name: "a user name",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "USER 65532:65532", "USER nonroot")],
+        needs: &[],
+        expect: Expect::only(&["non-root"]),
+    },
+    Mutant {
+        name: "a shell-form ENTRYPOINT",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            r#"ENTRYPOINT ["/usr/local/bin/health"]"#,
+            "ENTRYPOINT /usr/local/bin/health",
+        )],
+        needs: &[],
+        // Distroless has no /bin/sh to run the shell form with: the
+        // container does not start (or stops at once).
+        expect: Expect {
+            any_failed: &["start", "answers"],
+            ..Expect::failing(&["exec form"])
+        },
+    },
+    Mutant {
+        name: "no .dockerignore",
+        base: Base::Solution,
+        edits: &[Edit::Remove(".dockerignore")],
+        needs: &[],
+        expect: Expect::only(&[".dockerignore"]),
+    },
+    Mutant {
+        name: "SIGTERM ignored",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/main.rs",
+            ".with_graceful_shutdown(health::shutdown_signal())",
+            "",
+        )],
+        needs: &[],
+        expect: Expect::only(&["SIGTERM"]),
+    },
+    Mutant {
+        name: "sources copied before the dependencies are built",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            "COPY Cargo.toml Cargo.lock ./\nRUN mkdir src \\",
+            "COPY . .\nRUN rm -r src && mkdir src \\",
+        )],
+        needs: &[],
+        expect: Expect::only(&["dependency cache"]),
+    },
+];
 
 /// Upper bound for the final image, uncompressed.
 const MAX_SIZE: u64 = 40_000_000;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::check::database::database;
+use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
 use crate::check::service::{self, Launch, ShutdownHints, expect_json};
 use crate::check::tree::tests_unchanged;
 use crate::check::{Checker, Stage, Stop, build};
@@ -15,7 +16,33 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
+    todos: &[1, 2, 3, 4, 5],
+    proof: Proof {
+        // The failure shows the starter's todo!() for the pool.
+        starter: Expect {
+            seen: &["pool"],
+            ..Expect::failing(&["start"])
+        },
+        solution: Expect {
+            passed: &["database", "start", "GET /readyz", "SIGTERM", "cargo test"],
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[Mutant {
+    name: "a missing /readyz route",
+    base: Base::Solution,
+    edits: &[replace(
+        "src/lib.rs",
+        r#".route("/readyz", get(ready))"#,
+        "",
+    )],
+    needs: &[],
+    expect: Expect::failing(&["GET /readyz"]),
+}];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     tests_unchanged(ck)?;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::check::build::{self, cargo_test};
 use crate::check::database::database;
+use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
 use crate::check::service::{self, Launch, ShutdownHints, Started, expect_json};
 use crate::check::tree::tests_unchanged;
 use crate::check::{Checker, Stage, Stop};
@@ -20,7 +21,34 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
+    todos: &[1, 2, 3],
+    proof: Proof {
+        starter: Expect::failing(&["GET /readyz"]),
+        solution: Expect {
+            passed: &[
+                "POST /books",
+                "load during SIGTERM",
+                "SIGTERM",
+                "cargo test",
+            ],
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[Mutant {
+    name: "edited tests",
+    base: Base::Solution,
+    edits: &[replace(
+        "tests/api.rs",
+        "assert_eq!(page[\"total\"], 5);",
+        "",
+    )],
+    needs: &[],
+    expect: Expect::only(&["tests unchanged"]),
+}];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     tests_unchanged(ck)?;

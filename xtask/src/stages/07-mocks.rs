@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::check::build::{failed_tests, run_tests, summary};
+use crate::check::proof::{Base, Edit, Expect, Mutant, Proof};
 use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
@@ -16,7 +17,36 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
+    todos: &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    proof: Proof {
+        starter: Expect::only(&["cargo test"]),
+        solution: Expect {
+            at_least: ("catches: ", 10),
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[
+    // Tests that pass whatever the handlers do: `cargo test` passes, every
+    // mutant of the handlers survives.
+    Mutant {
+        name: "tests that assert nothing",
+        base: Base::Starter,
+        edits: &[Edit::DropLines {
+            file: "src/handler_tests.rs",
+            starting: "todo!(",
+        }],
+        needs: &[],
+        expect: Expect {
+            only: true,
+            at_least: ("catches: ", 10),
+            ..Expect::NOTHING
+        },
+    },
+];
 
 // ANCHOR: mutants
 /// Broken variants of the reference `src/handlers.rs`: (name, the text to

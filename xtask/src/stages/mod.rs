@@ -1,8 +1,10 @@
-//! The stages of the course and the engine that checks them.
+//! The stages of the course, and `cargo xtask verify`, which checks them.
 //!
 //! Adding a stage: `exercises/NN-slug/`, `solutions/NN-slug/`,
-//! `book/src/NN-slug.md`, and a module `NN-slug.rs` here exporting a
-//! `STAGE`, listed in `STAGES`.
+//! `book/src/NN-slug.md` (listed in `book/src/SUMMARY.md` and in the
+//! README's stage table), and a module `NN-slug.rs` here declaring its
+//! `STAGE` (check, TODOs, proof), named in one line of `stages!` below.
+//! `cargo xtask selftest NN` then proves it.
 
 use std::path::PathBuf;
 
@@ -10,31 +12,28 @@ pub use crate::check::{Stage, run_stage};
 use crate::paths;
 use crate::report::{Printer, Report, Status};
 
-#[path = "02-dockerfile.rs"]
-mod dockerfile;
-#[path = "01-health.rs"]
-mod health;
-#[path = "06-ibdb.rs"]
-mod ibdb;
-#[path = "04-kubernetes.rs"]
-mod kubernetes;
-#[path = "07-mocks.rs"]
-mod mocks;
-#[path = "03-multi-stage.rs"]
-mod multi_stage;
-#[path = "05-postgres.rs"]
-mod postgres;
+/// Declares the stage modules (each `NN-slug.rs`, exporting a `STAGE`) and
+/// `STAGES`, in course order: one line per stage.
+macro_rules! stages {
+    ($($file:literal => $module:ident,)*) => {
+        $(
+            #[path = $file]
+            mod $module;
+        )*
+        /// Every stage, in course order.
+        pub const STAGES: &[&Stage] = &[$(&$module::STAGE),*];
+    };
+}
 
-/// Every stage, in course order.
-pub const STAGES: &[&Stage] = &[
-    &health::STAGE,
-    &dockerfile::STAGE,
-    &multi_stage::STAGE,
-    &kubernetes::STAGE,
-    &postgres::STAGE,
-    &ibdb::STAGE,
-    &mocks::STAGE,
-];
+stages! {
+    "01-health.rs" => health,
+    "02-dockerfile.rs" => dockerfile,
+    "03-multi-stage.rs" => multi_stage,
+    "04-kubernetes.rs" => kubernetes,
+    "05-postgres.rs" => postgres,
+    "06-ibdb.rs" => ibdb,
+    "07-mocks.rs" => mocks,
+}
 
 pub fn find(name: &str) -> anyhow::Result<&'static Stage> {
     STAGES

@@ -3,7 +3,7 @@
 //! starter, its solution and broken copies is declared with the stage and
 //! proved by stages.rs.)
 
-mod support;
+use crate::support;
 
 use support::{StageCopy, verify};
 

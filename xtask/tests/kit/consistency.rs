@@ -1,7 +1,7 @@
 //! The kit checks itself: copies in sync, every stage folder registered, every
 //! solution rustfmt- and clippy-clean, every starter compiling.
 
-mod support;
+use crate::support;
 
 use support::{serial, xtask};
 

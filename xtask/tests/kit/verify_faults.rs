@@ -1,11 +1,11 @@
 //! `cargo xtask verify` never misleads and never leaves a process behind
 //! (issue 10, items 7-12). Each fault is played by a small fake stage folder
-//! (tests/support/fake.rs) that builds in seconds; all traffic stays on
+//! (tests/kit/support/fake.rs) that builds in seconds; all traffic stays on
 //! 127.0.0.1 and every process a test starts is killed when the test ends.
 
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

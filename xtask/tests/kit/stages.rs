@@ -5,7 +5,7 @@
 //! starter, and the chapter, SUMMARY and README list the stage. And a new
 //! stage needs nothing more than its declared places.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -10,11 +10,11 @@
 //! The contract run also needs PostgreSQL: DATABASE_URL, Docker, or a local
 //! server installation (see solutions/06-ibdb/tests/support/postgres.rs).
 
-mod support;
+use crate::support;
 
 /// The kit's one provisioning policy (DATABASE_URL, Docker, local initdb),
 /// the same file the stage tests and `cargo xtask db` use.
-#[path = "../../solutions/06-ibdb/tests/support/postgres.rs"]
+#[path = "../../../solutions/06-ibdb/tests/support/postgres.rs"]
 mod pg;
 
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! can run where the kit is tested). Its static part is proved with the
 //! stage's declared broken copies (stages.rs).
 
-mod fakes;
-mod support;
+use crate::fakes;
+use crate::support;
 
 use fakes::Fakes;
 

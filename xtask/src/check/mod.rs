@@ -5,6 +5,7 @@
 pub mod build;
 pub mod database;
 pub mod image;
+pub mod live;
 pub mod proof;
 pub mod service;
 pub mod tree;

@@ -468,7 +468,7 @@ fn live(ck: &mut Checker) -> Result<(), Stop> {
         }
         return Ok(());
     }
-    match crate::cluster::live_stage_04(&ck.dir) {
+    match crate::check::live::on_cluster(&ck.dir) {
         Ok(message) => ck.pass("live", message),
         Err(failure) => ck.fail("live", crate::report::headline(&failure.seen), failure),
     }

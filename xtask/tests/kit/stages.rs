@@ -54,37 +54,50 @@ fn every_stage_proves_its_check() {
     );
 }
 
-/// A broken expectation is a failure of the self-test: it can fail.
+/// A broken expectation is a failure of the self-test: it can fail. (Stage
+/// 04's proof is static: seconds, not minutes.)
 #[test]
 fn a_wrong_expectation_fails_the_self_test() {
     let kit = Kit::new();
-    // The starter of stage 01 is declared to fail at `start` with "TODO 1".
-    let module = kit.path("xtask/src/stages/01-health.rs");
+    let module = kit.path("xtask/src/stages/04-kubernetes.rs");
     let text = std::fs::read_to_string(&module).unwrap();
-    std::fs::write(
-        &module,
-        text.replacen(r#"seen: &["TODO 1"]"#, r#"seen: &["TODO 9"]"#, 1)
-            .replacen("todos: &[1, 2, 3, 4]", "todos: &[1, 2, 3]", 1),
-    )
-    .unwrap();
-    let run = kit.selftest(&["01"]);
-    assert!(!run.success, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("✗ 01-health: the starter fails")
-            && run
-                .stdout
-                .contains("start: expected \"TODO 9\" in what it saw"),
-        "{}\n{}",
-        run.stdout,
-        run.stderr
-    );
-    assert!(
-        run.stdout.contains(
-            "TODO 4 named in xtask/src/stages/01-health.rs but not in the stage's `todos`"
+    let edits = [
+        // The starter's live check is skipped, not its parse check.
+        (r#"skipped: &["live"],"#, r#"skipped: &["parse"],"#),
+        // A hint names a TODO the stage does not declare.
+        (
+            r#""fix the problems above first","#,
+            r#""fix the problems above first (TODO 9)","#,
         ),
-        "{}",
-        run.stdout
-    );
+        // A broken copy is caught, but not with these words.
+        (r#""uses the latest tag","#, r#""uses the newest tag","#),
+    ];
+    let mut edited = text.clone();
+    for (from, to) in edits {
+        assert!(edited.contains(from), "{from} not in 04-kubernetes.rs");
+        edited = edited.replacen(from, to, 1);
+    }
+    std::fs::write(&module, edited).unwrap();
+    let run = kit.selftest(&["04"]);
+    assert!(!run.success, "{}\n{}", run.stdout, run.stderr);
+    for expected in [
+        "✗ 04-kubernetes: the starter fails",
+        "parse was not skipped",
+        "✗ 04-kubernetes: every TODO xtask/src/stages/04-kubernetes.rs names is declared",
+        "TODO 9 named in xtask/src/stages/04-kubernetes.rs but not in the stage's `todos`",
+        "✗ 04-kubernetes: catches: the latest tag",
+        "image: expected \"uses the newest tag\" in what it saw",
+        // What was not changed still holds.
+        "✓ 04-kubernetes: the solution passes",
+        "✓ 04-kubernetes: catches: a root user",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
 }
 
 /// A throwaway stage 08 added through the declared places only (its two
@@ -190,7 +203,7 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
 }
 
 /// A copy of the kit's sources (xtask, manifests, README, the book's
-/// SUMMARY, stage 01's folders and chapter), whose xtask is built under
+/// SUMMARY, stage 04's folders and chapter), whose xtask is built under
 /// another package name into the shared target folder: the compiled
 /// dependencies are reused, the kit's own xtask binary is left alone.
 ///
@@ -212,8 +225,8 @@ impl Kit {
         for part in [
             "xtask/src",
             ".cargo",
-            "exercises/01-health",
-            "solutions/01-health",
+            "exercises/04-kubernetes",
+            "solutions/04-kubernetes",
         ] {
             support::copy_tree(&root().join(part), &kit.path(part));
         }
@@ -222,7 +235,7 @@ impl Kit {
             "Cargo.lock",
             "README.md",
             "book/src/SUMMARY.md",
-            "book/src/01-health.md",
+            "book/src/04-kubernetes.md",
             // xtask/src/db.rs compiles the tests' PostgreSQL support in.
             "solutions/06-ibdb/tests/support/postgres.rs",
         ] {

@@ -4,6 +4,7 @@ mod bench;
 mod book;
 mod cargo;
 mod carry;
+mod check;
 mod cluster;
 mod db;
 mod docker;
@@ -52,6 +53,12 @@ enum Command {
         /// Print a JSON report on stdout (progress still goes to stderr).
         #[arg(long)]
         json: bool,
+    },
+    /// Prove the stage checks: each starter fails, each solution passes, every
+    /// declared broken copy is caught; chapter, SUMMARY and README list each stage.
+    Selftest {
+        /// Stages to prove (default: all).
+        stages: Vec<String>,
     },
     /// Which tools are installed, how to install the rest, which stages can run here.
     Doctor,
@@ -192,7 +199,18 @@ fn run(command: Command) -> anyhow::Result<bool> {
             keep_going,
             json,
         }),
-        Command::Doctor => tools::doctor().map(|()| true),
+        Command::Selftest { stages: names } => {
+            let chosen = if names.is_empty() {
+                stages::STAGES.to_vec()
+            } else {
+                names
+                    .iter()
+                    .map(|n| stages::find(n))
+                    .collect::<Result<_, _>>()?
+            };
+            Ok(check::proof::selftest(&chosen))
+        }
+        Command::Doctor => tools::doctor(stages::STAGES).map(|()| true),
         Command::Lint { code } => {
             let problems = lint::run(code);
             for problem in &problems {

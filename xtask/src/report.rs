@@ -201,20 +201,65 @@ pub fn progress_live(text: &str) {
     }
 }
 
+/// The one-line headline of a failure from what was seen: its first line,
+/// without a trailing "…; its last output:" that only introduces the lines
+/// below (a summary line must not end in a colon that leads nowhere).
+pub fn headline(seen: &str) -> String {
+    let first = seen.lines().next().unwrap_or("").trim_end();
+    let Some(intro) = first.strip_suffix(':') else {
+        return first.to_string();
+    };
+    match intro.rfind("; ") {
+        Some(at) => intro[..at].to_string(),
+        None => intro.to_string(),
+    }
+}
+
+/// `seen` without the part of its first line that is `headline`, which is
+/// printed just above it; what is left (an introduction such as "its last
+/// output:", then the program's output) stays. Empty when nothing is left.
+fn without_headline(seen: &str, headline: &str) -> String {
+    let (first, rest) = seen.split_once('\n').unwrap_or((seen, ""));
+    let Some(left) = first
+        .strip_prefix(headline)
+        .filter(|_| !headline.is_empty())
+    else {
+        return seen.to_string();
+    };
+    let left = left.trim_start_matches([';', ',', ' ']).trim_end();
+    match (left.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_string(),
+        (false, true) => left.to_string(),
+        (false, false) => format!("{left}\n{rest}"),
+    }
+}
+
 /// Prints progress as it happens. With `--json`, people still see it on
 /// stderr while stdout stays clean for the JSON report.
 pub struct Printer {
     json: bool,
+    quiet: bool,
 }
 
 impl Printer {
     pub fn new(json: bool) -> Self {
         JSON.store(json, Ordering::Relaxed);
-        Printer { json }
+        Printer { json, quiet: false }
+    }
+
+    /// Prints nothing: for a caller that reports the results itself (the
+    /// self-test of the checks).
+    pub fn quiet() -> Self {
+        Printer {
+            json: false,
+            quiet: true,
+        }
     }
 
     fn out(&self) -> Box<dyn Write> {
-        if self.json {
+        if self.quiet {
+            Box::new(std::io::sink())
+        } else if self.json {
             Box::new(std::io::stderr())
         } else {
             Box::new(std::io::stdout())
@@ -238,12 +283,17 @@ impl Printer {
             result.check,
             result.message
         );
+        // The headline is often the first line of `seen`: not twice.
+        let seen = result
+            .seen
+            .as_deref()
+            .map(|seen| without_headline(seen, &result.message));
         for (label, value) in [
-            ("expected", &result.expected),
-            ("seen    ", &result.seen),
-            ("hint    ", &result.hint),
+            ("expected", result.expected.as_deref()),
+            ("seen    ", seen.as_deref()),
+            ("hint    ", result.hint.as_deref()),
         ] {
-            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
                 let mut lines = value.lines();
                 let _ = writeln!(out, "      {label}: {}", lines.next().unwrap_or(""));
                 for line in lines {
@@ -295,5 +345,35 @@ impl Printer {
         if self.json {
             print_json(report);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{headline, without_headline};
+
+    #[test]
+    fn a_headline_does_not_end_in_an_introduction() {
+        let seen = "the container stopped (exit code 101) before answering; its last output:\npanicked at src/main.rs:3";
+        assert_eq!(
+            headline(seen),
+            "the container stopped (exit code 101) before answering"
+        );
+        assert_eq!(headline("it failed:\nerror[E0425]"), "it failed");
+        assert_eq!(headline("status 500"), "status 500");
+    }
+
+    #[test]
+    fn seen_does_not_repeat_the_headline() {
+        let seen =
+            "the container stopped (exit code 101) before answering; its last output:\npanicked";
+        assert_eq!(
+            without_headline(seen, &headline(seen)),
+            "its last output:\npanicked"
+        );
+        assert_eq!(without_headline("still running", "still running"), "");
+        assert_eq!(without_headline("a\nb", "a"), "b");
+        // A message of its own: `seen` is shown whole.
+        assert_eq!(without_headline("200 {}", "answered 200"), "200 {}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::stages::STAGES;
+use crate::check::Stage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -268,8 +268,9 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// `cargo xtask doctor`.
-pub fn doctor() -> anyhow::Result<()> {
+/// `cargo xtask doctor` (given the stages, so that this module does not
+/// depend on the list of stages, which depends on it).
+pub fn doctor(stages: &[&Stage]) -> anyhow::Result<()> {
     println!("Tools the stages use:\n");
     let probes: Vec<(Tool, Result<String, String>)> =
         ALL.iter().map(|&tool| (tool, tool.probe())).collect();
@@ -286,7 +287,7 @@ pub fn doctor() -> anyhow::Result<()> {
         }
     }
     println!("\nStages on this machine:\n");
-    for stage in STAGES {
+    for stage in stages {
         let missing: Vec<&str> = stage
             .needs
             .iter()

@@ -26,7 +26,7 @@ pub use parse::{Doc, load_files, load_text};
 
 /// The Kubernetes minor of the static checks. It must equal the k8s-openapi
 /// feature in xtask/Cargo.toml (`parse::kubernetes_version` reads that one)
-/// and the minor of k3d.yaml's k3s image (xtask/tests/cluster_files.rs holds
+/// and the minor of k3d.yaml's k3s image (xtask/tests/kit/cluster_files.rs holds
 /// them together).
 pub const KUBERNETES: &str = "1.36";
 

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use super::dockerfile::{self, image_tag};
-use super::{Checker, Stage, Stop};
+use crate::check::image::{self, image_tag};
+use crate::check::proof::{Base, Edit, Expect, Mutant, Proof, replace};
+use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
 use crate::{docker, scratch};
@@ -15,7 +16,110 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Docker],
     optional: &[(Tool::Hadolint, "the Dockerfile lint (hadolint)")],
     check,
+    todos: &[2, 3, 4, 5, 6],
+    proof: Proof {
+        // The starter is stage 02's working Dockerfile: it builds and answers.
+        starter: Expect {
+            passed: &["docker build", "status", "body", "SIGTERM"],
+            ..Expect::failing(&[
+                ".dockerignore",
+                "small",
+                "non-root",
+                "no shell",
+                "no cargo",
+                "dependency cache",
+            ])
+        },
+        solution: Expect {
+            passed: &[
+                ".dockerignore",
+                "docker build",
+                "small",
+                "non-root",
+                "no shell",
+                "no cargo",
+                "status",
+                "SIGTERM",
+                "dependency cache",
+            ],
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[
+    Mutant {
+        name: "running as root",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "USER 65532:65532", "USER 0")],
+        needs: &[],
+        expect: Expect::only(&["non-root"]),
+    },
+    Mutant {
+        name: "hadolint's finding, with its line",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "USER 65532:65532", "USER root")],
+        needs: &[Tool::Hadolint],
+        expect: Expect {
+            seen: &["Dockerfile:{line:Dockerfile:USER root}: DL3002"],
+            ..Expect::failing(&["hadolint"])
+        },
+    },
+    Mutant {
+        name: "a user name",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "USER 65532:65532", "USER nonroot")],
+        needs: &[],
+        expect: Expect::only(&["non-root"]),
+    },
+    Mutant {
+        name: "a shell-form ENTRYPOINT",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            r#"ENTRYPOINT ["/usr/local/bin/health"]"#,
+            "ENTRYPOINT /usr/local/bin/health",
+        )],
+        needs: &[],
+        // Distroless has no /bin/sh to run the shell form with: the
+        // container does not start (or stops at once).
+        expect: Expect {
+            any_failed: &["start", "answers"],
+            ..Expect::failing(&["exec form"])
+        },
+    },
+    Mutant {
+        name: "no .dockerignore",
+        base: Base::Solution,
+        edits: &[Edit::Remove(".dockerignore")],
+        needs: &[],
+        expect: Expect::only(&[".dockerignore"]),
+    },
+    Mutant {
+        name: "SIGTERM ignored",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/main.rs",
+            ".with_graceful_shutdown(health::shutdown_signal())",
+            "",
+        )],
+        needs: &[],
+        expect: Expect::only(&["SIGTERM"]),
+    },
+    Mutant {
+        name: "sources copied before the dependencies are built",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            "COPY Cargo.toml Cargo.lock ./\nRUN mkdir src \\",
+            "COPY . .\nRUN rm -r src && mkdir src \\",
+        )],
+        needs: &[],
+        expect: Expect::only(&["dependency cache"]),
+    },
+];
 
 /// Upper bound for the final image, uncompressed.
 const MAX_SIZE: u64 = 40_000_000;
@@ -27,18 +131,18 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "busybox"];
 const TOOLCHAIN: &[&str] = &["cargo", "rustc", "rustup", "gcc", "cc", "ld"];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
-    let text = dockerfile::read_dockerfile(ck)?;
-    dockerfile::hadolint(ck);
-    dockerfile::pinned_bases(ck, &text);
-    dockerfile::exec_form(ck, &text);
+    let text = image::read_dockerfile(ck)?;
+    image::hadolint(ck);
+    image::pinned_bases(ck, &text);
+    image::exec_form(ck, &text);
     dockerignore(ck);
-    let tag = image_tag(ck.stage);
-    dockerfile::build_image(ck, &tag)?;
-    let size = dockerfile::image_size(ck, &tag)?;
+    let tag = image_tag(ck.stage.id);
+    image::build_image(ck, &tag)?;
+    let size = image::image_size(ck, &tag)?;
     small(ck, size, &text);
     non_root(ck, &tag);
     files(ck, &tag);
-    dockerfile::run_and_stop(ck, &tag)?;
+    image::run_and_stop(ck, &tag)?;
     dependency_cache(ck);
     Ok(())
 }
@@ -70,7 +174,7 @@ fn dockerignore(ck: &mut Checker) {
 /// Under 40 MB and at least 10x smaller than stage 02's image (or, when that
 /// was never built here, than the builder's base image, which it contains).
 fn small(ck: &mut Checker, size: u64, text: &str) {
-    let single = image_tag(&super::dockerfile::STAGE);
+    let single = image_tag("02-dockerfile");
     let (reference, what) = match docker::image_size(&single) {
         Ok(bytes) => (Some(bytes), format!("stage 02's image {single}")),
         Err(_) => {
@@ -292,7 +396,7 @@ fn rebuild_after_change(ck: &mut Checker, own: &str) -> Option<docker::Build> {
     let build = docker::build_until(
         &copy.path,
         &tag,
-        dockerfile::BUILD_LIMIT,
+        image::BUILD_LIMIT,
         &recompiles_a_dependency,
     );
     docker::remove_image(&tag);

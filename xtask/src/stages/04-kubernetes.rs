@@ -6,7 +6,8 @@
 
 use std::path::PathBuf;
 
-use super::{Checker, Stage, Stop};
+use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
+use crate::check::{Checker, Stage, Stop};
 use crate::k8s::{self, Doc, Object, Problem, rules};
 use crate::report::Failure;
 use crate::tools::Tool;
@@ -20,7 +21,166 @@ pub const STAGE: Stage = Stage {
         (Tool::Docker, "the live check cannot build the image"),
     ],
     check,
+    todos: &[],
+    proof: Proof {
+        // No cluster runs where the kit is tested: live is skipped.
+        starter: Expect {
+            skipped: &["live"],
+            ..Expect::failing(&[
+                "replicas",
+                "image",
+                "probes",
+                "resources",
+                "security",
+                "service",
+                "targetPort",
+                "port",
+                "config",
+            ])
+        },
+        solution: Expect {
+            passed: &[
+                "parse",
+                "names",
+                "selector",
+                "image",
+                "values",
+                "ports",
+                "probes",
+                "resources",
+                "security",
+                "config",
+                "service",
+                "targetPort",
+                "replicas",
+                "port",
+            ],
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[
+    Mutant {
+        name: "a selector that misses the pod labels",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "    matchLabels:\n      app.kubernetes.io/name: health",
+            "    matchLabels:\n      app.kubernetes.io/name: helth",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:app.kubernetes.io/name: helth}:",
+                "the selector app.kubernetes.io/name=helth does not match the pod template's labels (app.kubernetes.io/name=health)",
+            ],
+            ..Expect::only(&["selector"])
+        },
+    },
+    Mutant {
+        name: "a targetPort no container has",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/service.yaml",
+            "targetPort: http",
+            "targetPort: 8080",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/service.yaml:{line:k8s/service.yaml:targetPort:}:",
+                "port 8000 (http) sends traffic to targetPort 8080, but the selected pods have no such container port (they have http=8000)",
+            ],
+            ..Expect::only(&["targetPort"])
+        },
+    },
+    Mutant {
+        name: "a misspelled field, with path, line and suggestion",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "imagePullPolicy:",
+            "imagePullPolice:",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:imagePullPolice:}: Deployment/health: unknown field imagePullPolice at spec.template.spec.containers[0].imagePullPolice",
+            ],
+            hint: "did you mean imagePullPolicy?",
+            ..Expect::only(&["parse"])
+        },
+    },
+    Mutant {
+        name: "the latest tag",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "health:0.1.0",
+            "health:latest",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:image: registry.localhost}:",
+                "uses the latest tag",
+            ],
+            ..Expect::only(&["image"])
+        },
+    },
+    Mutant {
+        name: "a root user",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "runAsUser: 65532",
+            "runAsUser: 0",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:runAsUser:}: Deployment/health: container health runs as root (runAsUser: 0)",
+            ],
+            ..Expect::only(&["security"])
+        },
+    },
+    Mutant {
+        name: "a wrong type, with its line",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "replicas: 3",
+            "replicas: three",
+        )],
+        needs: &[],
+        expect: Expect {
+            check: "parse",
+            seen: &[
+                "deployment.yaml:{line:k8s/deployment.yaml:replicas:}: Deployment/health does not fit the Deployment schema: spec.replicas: invalid type: string \"three\", expected i32",
+            ],
+            ..Expect::failing(&["kinds"])
+        },
+    },
+    Mutant {
+        name: "a Service selecting nothing",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/service.yaml",
+            "  selector:\n    app.kubernetes.io/name: health",
+            "  selector:\n    app: health",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "the selector app=health matches the pods of no Deployment in these files (health has app.kubernetes.io/name=health)",
+            ],
+            ..Expect::only(&["service"])
+        },
+    },
+];
 
 const FILES: &[&str] = &["deployment.yaml", "service.yaml", "configmap.yaml"];
 
@@ -308,13 +468,9 @@ fn live(ck: &mut Checker) -> Result<(), Stop> {
         }
         return Ok(());
     }
-    match crate::cluster::live_stage_04(&ck.dir) {
+    match crate::check::live::on_cluster(&ck.dir) {
         Ok(message) => ck.pass("live", message),
-        Err(failure) => ck.fail(
-            "live",
-            failure.seen.lines().next().unwrap_or("").to_string(),
-            failure,
-        ),
+        Err(failure) => ck.fail("live", crate::report::headline(&failure.seen), failure),
     }
     Ok(())
 }

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::postgres::{
-    cargo_test, database, expect_json, graceful_shutdown, start, tests_unchanged,
-};
-use super::{Checker, Stage, Stop};
+use crate::check::build::{self, cargo_test};
+use crate::check::database::database;
+use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
+use crate::check::service::{self, Launch, ShutdownHints, Started, expect_json};
+use crate::check::tree::tests_unchanged;
+use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
 
@@ -19,24 +21,51 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
+    todos: &[1, 2, 3],
+    proof: Proof {
+        starter: Expect::failing(&["GET /readyz"]),
+        solution: Expect {
+            passed: &[
+                "POST /books",
+                "load during SIGTERM",
+                "SIGTERM",
+                "cargo test",
+            ],
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[Mutant {
+    name: "edited tests",
+    base: Base::Solution,
+    edits: &[replace(
+        "tests/api.rs",
+        "assert_eq!(page[\"total\"], 5);",
+        "",
+    )],
+    needs: &[],
+    expect: Expect::only(&["tests unchanged"]),
+}];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     tests_unchanged(ck)?;
-    let exe = ck.require("build", crate::cargo::build_bin(&ck.dir), |exe| {
-        format!("cargo build produced {}", crate::paths::show(exe))
-    })?;
+    let exe = build::binary(ck)?;
     let db = database(ck)?;
-    let mut server = start(
-        ck,
-        &exe,
-        &db,
-        "the service must connect and migrate at start",
-    )?;
+    let launch = Launch {
+        env: vec![("DATABASE_URL", db.url().to_string())],
+        path: "/healthz",
+        limit: Duration::from_secs(60),
+        hint: "the service must connect and migrate at start",
+        ready: Some("connected, migrated and answering"),
+    };
+    let mut server = service::start(ck, &exe, launch)?;
     expect_json(ck, &server.url("/"), 200, r#"{"status":"OK"}"#, "")?;
     // The service answers /healthz before its migrations have run (its
     // port is bound first, for Kubernetes' probes): give /readyz time.
-    wait_until_ready(&server.url("/readyz"), Duration::from_secs(30));
+    service::wait_until_ok(&server.url("/readyz"), Duration::from_secs(30));
     expect_json(
         ck,
         &server.url("/readyz"),
@@ -50,20 +79,6 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
     shutdown_under_load(ck, &server.url(&book), &review_url, &mut server)?;
     drop(db);
     cargo_test(ck)
-}
-
-/// Polls `url` until it answers 200 or `timeout` passes; the check after it
-/// reports what it answers then.
-fn wait_until_ready(url: &str, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    // Bounded by time, and by count at one poll per 100 ms.
-    for _ in 0..=timeout.as_millis() / 100 {
-        let ready = crate::http::get(url, Duration::from_secs(3)).is_ok_and(|r| r.status == 200);
-        if ready || Instant::now() > deadline {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn agent() -> ureq::Agent {
@@ -149,7 +164,7 @@ fn shutdown_under_load(
     ck: &mut Checker,
     read_url: &str,
     review_url: &str,
-    server: &mut super::postgres::Started,
+    server: &mut Started,
 ) -> Result<(), Stop> {
     let signalled = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU32::new(0));
@@ -219,6 +234,7 @@ fn shutdown_under_load(
     ck.require("load during SIGTERM", result, |ok| {
         format!("{ok} requests succeeded, none failed")
     })?;
-    graceful_shutdown(ck, &mut server.process, Duration::from_secs(10))
+    let hints = ShutdownHints::AS_IN_STAGE_01;
+    service::graceful_shutdown(ck, &mut server.process, Duration::from_secs(10), hints)
 }
 // ANCHOR_END: sigterm_load

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
-use super::postgres::{failed_tests, summary};
-use super::{Checker, Stage, Stop};
+use crate::check::build::{failed_tests, run_tests, summary};
+use crate::check::proof::{Base, Edit, Expect, Mutant, Proof};
+use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
 
@@ -16,7 +17,36 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
+    todos: &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    proof: Proof {
+        starter: Expect::only(&["cargo test"]),
+        solution: Expect {
+            at_least: ("catches: ", 10),
+            ..Expect::NOTHING
+        },
+        mutants: BROKEN,
+    },
 };
+
+/// Broken copies the check must catch.
+const BROKEN: &[Mutant] = &[
+    // Tests that pass whatever the handlers do: `cargo test` passes, every
+    // mutant of the handlers survives.
+    Mutant {
+        name: "tests that assert nothing",
+        base: Base::Starter,
+        edits: &[Edit::DropLines {
+            file: "src/handler_tests.rs",
+            starting: "todo!(",
+        }],
+        needs: &[],
+        expect: Expect {
+            only: true,
+            at_least: ("catches: ", 10),
+            ..Expect::NOTHING
+        },
+    },
+];
 
 // ANCHOR: mutants
 /// Broken variants of the reference `src/handlers.rs`: (name, the text to
@@ -148,29 +178,6 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
 /// `from` replaced by `to`, once; `None` when `from` does not occur.
 pub fn mutate(source: &str, from: &str, to: &str) -> Option<String> {
     source.contains(from).then(|| source.replacen(from, to, 1))
-}
-
-/// (passed, stdout, stderr) of `cargo test <extra>` in `dir`.
-fn run_tests(dir: &Path, extra: &[&str]) -> Result<(bool, String, String), String> {
-    let args: Vec<&str> = ["test", "--color=never"]
-        .iter()
-        .chain(extra)
-        .copied()
-        .collect();
-    let out = crate::cargo::in_stage(dir, &args)
-        .env("CARGO_TARGET_DIR", crate::paths::target_dir())
-        // The panic message, not a backtrace, in the check's output.
-        .env("RUST_BACKTRACE", "0")
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| e.to_string())?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
 }
 
 /// Copies the stage (without build output) to a temporary folder, puts the

@@ -1,65 +1,38 @@
-//! The stages of the course and the engine that checks them.
+//! The stages of the course, and `cargo xtask verify`, which checks them.
 //!
 //! Adding a stage: `exercises/NN-slug/`, `solutions/NN-slug/`,
-//! `book/src/NN-slug.md`, and a module `NN-slug.rs` here exporting a
-//! `STAGE`, listed in `STAGES`.
+//! `book/src/NN-slug.md` (listed in `book/src/SUMMARY.md` and in the
+//! README's stage table), and a module `NN-slug.rs` here declaring its
+//! `STAGE` (check, TODOs, proof), named in one line of `stages!` below.
+//! `cargo xtask selftest NN` then proves it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+pub use crate::check::{Stage, run_stage};
 use crate::paths;
-use crate::report::{CheckResult, Failure, Printer, Report, StageResult, Status};
-use crate::tools::Tool;
+use crate::report::{Printer, Report, Status};
 
-#[path = "02-dockerfile.rs"]
-mod dockerfile;
-#[path = "01-health.rs"]
-mod health;
-#[path = "06-ibdb.rs"]
-mod ibdb;
-#[path = "04-kubernetes.rs"]
-mod kubernetes;
-#[path = "07-mocks.rs"]
-mod mocks;
-#[path = "03-multi-stage.rs"]
-mod multi_stage;
-#[path = "05-postgres.rs"]
-mod postgres;
-
-/// Every stage, in course order.
-pub const STAGES: &[&Stage] = &[
-    &health::STAGE,
-    &dockerfile::STAGE,
-    &multi_stage::STAGE,
-    &kubernetes::STAGE,
-    &postgres::STAGE,
-    &ibdb::STAGE,
-    &mocks::STAGE,
-];
-
-pub struct Stage {
-    /// `NN-slug`: the folder, chapter and check name.
-    pub id: &'static str,
-    pub title: &'static str,
-    /// Tools without which the stage cannot be checked at all (it is skipped).
-    pub needs: &'static [Tool],
-    /// Tools that only some checks use, and what is skipped without them.
-    pub optional: &'static [(Tool, &'static str)],
-    pub check: fn(&mut Checker) -> Result<(), Stop>,
+/// Declares the stage modules (each `NN-slug.rs`, exporting a `STAGE`) and
+/// `STAGES`, in course order: one line per stage.
+macro_rules! stages {
+    ($($file:literal => $module:ident,)*) => {
+        $(
+            #[path = $file]
+            mod $module;
+        )*
+        /// Every stage, in course order.
+        pub const STAGES: &[&Stage] = &[$(&$module::STAGE),*];
+    };
 }
 
-impl Stage {
-    pub fn number(&self) -> &'static str {
-        &self.id[..2]
-    }
-
-    /// Accepts `01`, `1`, `01-health` and `health`.
-    pub fn matches(&self, name: &str) -> bool {
-        let slug = &self.id[3..];
-        name == self.id
-            || name == slug
-            || name == self.number()
-            || name.parse::<u32>().ok() == self.number().parse().ok()
-    }
+stages! {
+    "01-health.rs" => health,
+    "02-dockerfile.rs" => dockerfile,
+    "03-multi-stage.rs" => multi_stage,
+    "04-kubernetes.rs" => kubernetes,
+    "05-postgres.rs" => postgres,
+    "06-ibdb.rs" => ibdb,
+    "07-mocks.rs" => mocks,
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Stage> {
@@ -74,107 +47,6 @@ pub fn find(name: &str) -> anyhow::Result<&'static Stage> {
                 known.join(", ")
             )
         })
-}
-
-/// A check ended the stage early (the rest of its checks cannot run).
-#[derive(Debug)]
-pub enum Stop {
-    Failed,
-    Skipped,
-}
-
-/// Runs one stage's checks against one folder and records what they find.
-pub struct Checker<'a> {
-    pub stage: &'static Stage,
-    /// The stage folder being checked.
-    pub dir: PathBuf,
-    printer: &'a Printer,
-    results: Vec<CheckResult>,
-}
-
-impl Checker<'_> {
-    fn record(&mut self, check: &str, status: Status, message: String, failure: Option<Failure>) {
-        let (expected, seen, hint) = match failure {
-            Some(f) => (Some(f.expected), Some(f.seen), Some(f.hint)),
-            None => (None, None, None),
-        };
-        let result = CheckResult {
-            stage: self.stage.id.to_string(),
-            check: check.to_string(),
-            status,
-            passed: status == Status::Passed,
-            message,
-            expected,
-            seen,
-            hint: hint.filter(|h| !h.is_empty()),
-        };
-        self.printer.check(&result);
-        self.results.push(result);
-    }
-
-    pub fn pass(&mut self, check: &str, message: impl Into<String>) {
-        self.record(check, Status::Passed, message.into(), None);
-    }
-
-    /// Records a failure that does not stop the stage (later checks still run).
-    pub fn fail(&mut self, check: &str, message: impl Into<String>, failure: Failure) {
-        self.record(check, Status::Failed, message.into(), Some(failure));
-    }
-
-    /// Records a failure and returns the `Stop` to end the stage with.
-    pub fn stop(&mut self, check: &str, message: impl Into<String>, failure: Failure) -> Stop {
-        self.fail(check, message, failure);
-        Stop::Failed
-    }
-
-    /// Records a skipped check (it could not run here) with why and what to install.
-    pub fn skip(&mut self, check: &str, reason: impl Into<String>, hint: impl Into<String>) {
-        let failure = Failure::default().hint(hint);
-        self.record(check, Status::Skipped, reason.into(), Some(failure));
-    }
-
-    /// Passes with `message(value)` or stops the stage with the failure.
-    pub fn require<T>(
-        &mut self,
-        check: &str,
-        result: Result<T, Failure>,
-        message: impl FnOnce(&T) -> String,
-    ) -> Result<T, Stop> {
-        match result {
-            Ok(value) => {
-                let text = message(&value);
-                self.pass(check, text);
-                Ok(value)
-            }
-            Err(failure) => {
-                let headline = failure.seen.lines().next().unwrap_or("").to_string();
-                Err(self.stop(check, headline, failure))
-            }
-        }
-    }
-
-    /// Passes when `tool` works; otherwise skips (or, when the tool is required
-    /// by `LAB_REQUIRE_*`, fails) `check` and returns false.
-    pub fn has_tool(&mut self, tool: Tool, check: &str) -> bool {
-        match tool.probe() {
-            Ok(_) => true,
-            Err(why) if tool.required() => {
-                let failure =
-                    Failure::new(format!("{} to work", tool.name()), why).hint(tool.install_hint());
-                self.fail(check, format!("{} is required here", tool.name()), failure);
-                false
-            }
-            Err(why) => {
-                self.skip(check, why, tool.install_hint());
-                false
-            }
-        }
-    }
-
-    #[allow(dead_code, reason = "for stages with long steps")]
-    pub fn note(&self, text: &str) {
-        self.printer.note(text);
-    }
 }
 
 /// Where `cargo xtask verify` looks.
@@ -267,7 +139,8 @@ pub fn verify(options: VerifyOptions) -> anyhow::Result<bool> {
         stages: Vec::new(),
     };
     crate::report::so_far(&report);
-    for (stage, dir) in plan {
+    let count = plan.len();
+    for (done, (stage, dir)) in plan.into_iter().enumerate() {
         let result = run_stage(stage, &dir, &printer);
         let failed = result.status == Status::Failed;
         report.passed &= !failed;
@@ -275,64 +148,13 @@ pub fn verify(options: VerifyOptions) -> anyhow::Result<bool> {
         report.stages.push(result);
         crate::report::so_far(&report);
         if failed && !options.keep_going {
-            printer.note("stopping at the first failing stage (--keep-going checks the rest)");
+            // Only worth saying when stages were left unchecked.
+            if done + 1 < count {
+                printer.note("stopping at the first failing stage (--keep-going checks the rest)");
+            }
             break;
         }
     }
     printer.summary(&report);
     Ok(report.passed)
-}
-
-pub fn run_stage(stage: &'static Stage, dir: &Path, printer: &Printer) -> StageResult {
-    printer.stage_header(stage.id, stage.title, &paths::show(dir));
-    let mut checker = Checker {
-        stage,
-        dir: dir.to_path_buf(),
-        printer,
-        results: Vec::new(),
-    };
-    let outcome = if !dir.is_dir() {
-        let failure = Failure::new(format!("a folder {}", paths::show(dir)), "no such folder")
-            .hint("check the path, or copy the stage folder from exercises/");
-        Err(checker.stop("folder", "the stage folder is missing", failure))
-    } else if !dir.join("Cargo.toml").is_file() {
-        // Without it cargo would look upward and build whatever project
-        // holds the folder (inside the kit: the kit's own xtask).
-        let failure = Failure::new(
-            format!("{}/Cargo.toml", paths::show(dir)),
-            format!("no Cargo.toml in {}", paths::show(dir)),
-        )
-        .hint(format!(
-            "every stage folder is a cargo project: give --dir the folder that holds the stage's Cargo.toml (like exercises/{}), or copy the missing Cargo.toml from there",
-            stage.id
-        ));
-        Err(checker.stop("Cargo.toml", "the stage folder has no Cargo.toml", failure))
-    } else {
-        let mut ready = true;
-        for &tool in stage.needs {
-            ready &= checker.has_tool(tool, &format!("needs {}", tool.name()));
-        }
-        if ready {
-            (stage.check)(&mut checker)
-        } else {
-            Err(Stop::Skipped)
-        }
-    };
-    let results = checker.results;
-    let status = if results.iter().any(|r| r.status == Status::Failed) {
-        Status::Failed
-    } else if matches!(outcome, Err(Stop::Skipped))
-        || results.iter().all(|r| r.status == Status::Skipped)
-    {
-        Status::Skipped
-    } else {
-        Status::Passed
-    };
-    StageResult {
-        stage: stage.id.to_string(),
-        title: stage.title.to_string(),
-        dir: paths::show(dir),
-        status,
-        checks: results,
-    }
 }

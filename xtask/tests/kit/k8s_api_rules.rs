@@ -4,7 +4,7 @@
 //! rule names the upstream file it follows (in a comment and in the assert
 //! message), so a change upstream can be traced to the test.
 
-mod support;
+use crate::support;
 
 use support::{StageCopy, verify};
 

@@ -2,13 +2,11 @@
 //! fails on a hand edit, `sync` never destroys a trainee's work, and
 //! `verify` writes nothing into the folder it checks.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use support::{serial, xtask_with_env};
+use crate::support::{self, serial, xtask_with_env};
 
 /// A copy of the kit's stage folders, chapters and sync manifest, for
 /// `LAB_KIT_ROOT`.

@@ -3,8 +3,8 @@
 //! idempotent re-runs, a failing tool, a missing tool, a timeout, and
 //! `--dry-run`, which runs nothing.
 
-mod fakes;
-mod support;
+use crate::fakes;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

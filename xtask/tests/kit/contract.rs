@@ -11,7 +11,7 @@
 //! server installation, found by `cargo xtask db up` (the stage checks'
 //! provisioning, see xtask/src/db.rs).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! kit's Dockerfiles name, shaped like the real ones where the Dockerfiles
 //! rely on it. (With the real images pulled, these tests pass as well.)
 
-mod support;
+use crate::support;
 
 fn docker(args: &[&str]) -> (bool, String) {
     let out = duct::cmd("docker", args)

@@ -3,7 +3,7 @@
 //! rendering in headless Chromium when those are available (loud skips
 //! otherwise, failures with `LAB_REQUIRE_ALL=1`).
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -2,7 +2,7 @@
 //! k3d.yaml, skaffold.yaml and the IBDb manifests of k8s/, with the same
 //! unknown-field detection and rules as stage 04.
 
-mod support;
+use crate::support;
 
 use support::xtask;
 

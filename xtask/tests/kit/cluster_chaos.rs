@@ -5,8 +5,8 @@
 //! proves what it was told; the rules it follows are CloudNativePG's, named
 //! at each test.
 
-mod fakes;
-mod support;
+use crate::fakes;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,11 +1,11 @@
 //! `cargo xtask verify` never misleads and never leaves a process behind
 //! (issue 10, items 7-12). Each fault is played by a small fake stage folder
-//! (tests/support/fake.rs) that builds in seconds; all traffic stays on
+//! (tests/kit/support/fake.rs) that builds in seconds; all traffic stays on
 //! 127.0.0.1 and every process a test starts is killed when the test ends.
 
 #![cfg(unix)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -261,8 +261,8 @@ fn a_build_over_its_time_limit_stops_with_a_clear_message_and_no_leftovers() {
             let left = script.wait_gone(Duration::from_secs(5));
             assert!(left.is_empty(), "the build script still runs: {left:?}");
         }
-        None => eprintln!(
-            "\n!!! NOT CHECKED: the build script had not started within 15 s, so its cleanup was not tested\n"
+        None => support::visible(
+            "!!! NOT CHECKED: the build script had not started within 15 s, so its cleanup was not tested",
         ),
     }
 }

@@ -175,10 +175,22 @@ pub fn tool_available(name: &str, works: bool, install_hint: &str) -> bool {
             "{name} is required ({var} or LAB_REQUIRE_ALL is set) but not usable here: {install_hint}"
         );
     }
-    eprintln!(
-        "\n!!! SKIPPED: {name} is not usable on this machine ({install_hint}); set {var}=1 to make this a failure\n"
-    );
+    visible(&format!(
+        "!!! SKIPPED: {name} is not usable on this machine ({install_hint}); set {var}=1 to make this a failure"
+    ));
     false
+}
+
+/// Prints a note a person must see even when the test passes. libtest
+/// captures only what goes through `print!`/`eprint!` (and shows it for
+/// failed tests only); a write to the stderr handle goes straight to file
+/// descriptor 2, which `cargo test` passes through. Proved by
+/// `a_skip_shows_in_the_test_output`.
+pub fn visible(note: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "\n{note}\n");
+    let _ = err.flush();
 }
 
 /// Whether `program args` runs and exits 0 (its output is thrown away).

@@ -2,7 +2,7 @@
 //! `initdb` cluster, a container of the postgres image, `DATABASE_URL`)
 //! gives a server that answers, `up` twice reuses it, and `down` removes it.
 
-mod support;
+use crate::support;
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

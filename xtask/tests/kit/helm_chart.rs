@@ -3,7 +3,7 @@
 //! `helm template`, its schema, and the rendered objects through the same
 //! static checks as stage 04.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,315 @@
+//! One self-test for every stage, from what each stage declares
+//! (`cargo xtask selftest`, see xtask/src/check/proof.rs): the starter
+//! fails as declared, the solution passes, every declared broken copy is
+//! caught with its expected message, every TODO a hint names is in the
+//! starter, and the chapter, SUMMARY and README list the stage. And a new
+//! stage needs nothing more than its declared places.
+
+use crate::support;
+
+use std::path::Path;
+
+use support::{root, serial};
+
+/// Runs `cargo xtask selftest ARGS` (in `kit`'s xtask when given) and
+/// prints every finding that could not run where a person sees it.
+fn selftest(args: &[&str]) -> support::Run {
+    let _turn = serial();
+    let mut all = vec!["selftest"];
+    all.extend_from_slice(args);
+    let run = support::xtask(&all);
+    for line in run.stdout.lines().filter(|l| l.contains(" SKIPPED")) {
+        support::visible(&format!("!!! {line}"));
+    }
+    run
+}
+
+fn failures(run: &support::Run) -> String {
+    let mut out = String::new();
+    let mut in_failure = false;
+    for line in run.stdout.lines() {
+        if line.starts_with('✗') {
+            in_failure = true;
+        } else if !line.starts_with("      ") {
+            in_failure = false;
+        }
+        if in_failure || line.starts_with("selftest:") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    format!("{out}\nstderr (its end):\n{tail}")
+}
+
+#[test]
+fn every_stage_proves_its_check() {
+    let run = selftest(&[]);
+    assert!(run.success, "{}", failures(&run));
+    assert!(
+        run.stdout.contains("selftest: ") && run.stdout.contains(", 0 failed"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A broken expectation is a failure of the self-test: it can fail. (Stage
+/// 04's proof is static: seconds, not minutes.)
+#[test]
+fn a_wrong_expectation_fails_the_self_test() {
+    let kit = Kit::new();
+    let module = kit.path("xtask/src/stages/04-kubernetes.rs");
+    let text = std::fs::read_to_string(&module).unwrap();
+    let edits = [
+        // The starter's live check is skipped, not its parse check.
+        (r#"skipped: &["live"],"#, r#"skipped: &["parse"],"#),
+        // A hint names a TODO the stage does not declare.
+        (
+            r#""fix the problems above first","#,
+            r#""fix the problems above first (TODO 9)","#,
+        ),
+        // A broken copy is caught, but not with these words.
+        (r#""uses the latest tag","#, r#""uses the newest tag","#),
+    ];
+    let mut edited = text.clone();
+    for (from, to) in edits {
+        assert!(edited.contains(from), "{from} not in 04-kubernetes.rs");
+        edited = edited.replacen(from, to, 1);
+    }
+    std::fs::write(&module, edited).unwrap();
+    let run = kit.selftest(&["04"]);
+    assert!(!run.success, "{}\n{}", run.stdout, run.stderr);
+    for expected in [
+        "✗ 04-kubernetes: the starter fails",
+        "parse was not skipped",
+        "✗ 04-kubernetes: every TODO xtask/src/stages/04-kubernetes.rs names is declared",
+        "TODO 9 named in xtask/src/stages/04-kubernetes.rs but not in the stage's `todos`",
+        "✗ 04-kubernetes: catches: the latest tag",
+        "image: expected \"uses the newest tag\" in what it saw",
+        // What was not changed still holds.
+        "✓ 04-kubernetes: the solution passes",
+        "✓ 04-kubernetes: catches: a root user",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+/// A throwaway stage 08 added through the declared places only (its two
+/// folders, its chapter with a SUMMARY line and a README row, one check
+/// module, one line in `stages!`) is covered by the same self-test.
+#[test]
+fn a_new_stage_needs_only_its_declared_places() {
+    let kit = Kit::new();
+    kit.write(
+        "exercises/08-throwaway/Cargo.toml",
+        "[package]\nname = \"throwaway\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+    );
+    kit.write(
+        "exercises/08-throwaway/src/lib.rs",
+        "/// The answer.\npub fn answer() -> u32 {\n    // TODO 1: return the answer.\n    todo!(\"TODO 1: the answer\")\n}\n\n#[test]\nfn answers_42() {\n    assert_eq!(answer(), 42);\n}\n",
+    );
+    kit.write(
+        "solutions/08-throwaway/Cargo.toml",
+        "[package]\nname = \"throwaway\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
+    );
+    kit.write(
+        "solutions/08-throwaway/src/lib.rs",
+        "/// The answer.\npub fn answer() -> u32 {\n    42\n}\n\n#[test]\nfn answers_42() {\n    assert_eq!(answer(), 42);\n}\n",
+    );
+    kit.write("book/src/08-throwaway.md", "# 08 A throwaway stage\n");
+    kit.append(
+        "book/src/SUMMARY.md",
+        "- [08 A throwaway stage](08-throwaway.md)\n",
+    );
+    let readme = std::fs::read_to_string(kit.path("README.md")).unwrap();
+    std::fs::write(
+        kit.path("README.md"),
+        readme.replacen(
+            "| `07-mocks` |",
+            "| `08-throwaway` | a throwaway stage | cargo |\n| `07-mocks` |",
+            1,
+        ),
+    )
+    .unwrap();
+    kit.write(
+        "xtask/src/stages/08-throwaway.rs",
+        r#"//! Stage 08: a throwaway stage, made by the kit's tests.
+
+use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
+use crate::check::{Checker, Stage, Stop, build};
+use crate::tools::Tool;
+
+pub const STAGE: Stage = Stage {
+    id: "08-throwaway",
+    title: "A throwaway stage",
+    needs: &[Tool::Cargo],
+    optional: &[],
+    check,
+    todos: &[1],
+    proof: Proof {
+        starter: Expect::only(&["cargo test"]),
+        solution: Expect {
+            passed: &["cargo test"],
+            ..Expect::NOTHING
+        },
+        mutants: &[Mutant {
+            name: "a wrong answer",
+            base: Base::Solution,
+            edits: &[replace("src/lib.rs", "    42\n", "    41\n")],
+            needs: &[],
+            expect: Expect::only(&["cargo test"]),
+        }],
+    },
+};
+
+/// `cargo test` passes once `answer` is written (TODO 1).
+fn check(ck: &mut Checker) -> Result<(), Stop> {
+    build::cargo_test(ck)
+}
+"#,
+    );
+    let list = kit.path("xtask/src/stages/mod.rs");
+    let text = std::fs::read_to_string(&list).unwrap();
+    assert!(text.contains("    \"07-mocks.rs\" => mocks,\n"), "{text}");
+    std::fs::write(
+        &list,
+        text.replacen(
+            "    \"07-mocks.rs\" => mocks,\n",
+            "    \"07-mocks.rs\" => mocks,\n    \"08-throwaway.rs\" => throwaway,\n",
+            1,
+        ),
+    )
+    .unwrap();
+
+    let run = kit.selftest(&["08"]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    for finding in [
+        "✓ 08-throwaway: its chapter book/src/08-throwaway.md exists",
+        "✓ 08-throwaway: book/src/SUMMARY.md lists the chapter",
+        "✓ 08-throwaway: the README's stage table lists it",
+        "✓ 08-throwaway: every declared TODO is in the starter",
+        "✓ 08-throwaway: the starter fails",
+        "✓ 08-throwaway: the solution passes",
+        "✓ 08-throwaway: catches: a wrong answer",
+    ] {
+        assert!(run.stdout.contains(finding), "{finding}:\n{}", run.stdout);
+    }
+}
+
+/// A copy of the kit's sources (xtask, manifests, README, the book's
+/// SUMMARY, stage 04's folders and chapter), whose xtask is built under
+/// another package name into the shared target folder: the compiled
+/// dependencies are reused, the kit's own xtask binary is left alone.
+///
+/// The copy is outside the target folder: cargo records the sources of a
+/// package inside it relative to the target folder, so a second package of
+/// the same name (the solution after the starter) would look fresh.
+struct Kit {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+}
+
+impl Kit {
+    fn new() -> Kit {
+        let dir = tempfile::tempdir().unwrap();
+        let kit = Kit {
+            root: dir.path().join("kit"),
+            _dir: dir,
+        };
+        for part in [
+            "xtask/src",
+            ".cargo",
+            "exercises/04-kubernetes",
+            "solutions/04-kubernetes",
+        ] {
+            support::copy_tree(&root().join(part), &kit.path(part));
+        }
+        for file in [
+            "Cargo.toml",
+            "Cargo.lock",
+            "README.md",
+            "book/src/SUMMARY.md",
+            "book/src/04-kubernetes.md",
+            // xtask/src/db.rs compiles the tests' PostgreSQL support in.
+            "solutions/06-ibdb/tests/support/postgres.rs",
+        ] {
+            std::fs::create_dir_all(kit.path(file).parent().unwrap()).unwrap();
+            std::fs::copy(root().join(file), kit.path(file)).unwrap();
+        }
+        let manifest = std::fs::read_to_string(root().join("xtask/Cargo.toml")).unwrap();
+        assert!(manifest.starts_with("[package]\nname = \"xtask\"\n"));
+        kit.write(
+            "xtask/Cargo.toml",
+            &manifest.replacen("name = \"xtask\"", "name = \"xtask-kit-copy\"", 1),
+        );
+        kit
+    }
+
+    fn path(&self, relative: &str) -> std::path::PathBuf {
+        self.root.join(relative)
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn append(&self, relative: &str, text: &str) {
+        let old = std::fs::read_to_string(self.path(relative)).unwrap();
+        self.write(relative, &format!("{old}{text}"));
+    }
+
+    /// `selftest ARGS` with this copy's xtask (built first).
+    fn selftest(&self, args: &[&str]) -> support::Run {
+        let _turn = serial();
+        // Another copy's build of the same package may be newer than these
+        // files (copied earlier): cargo must rebuild from these.
+        touch_tree(&self.path("xtask/src"), std::time::SystemTime::now());
+        let target = root().join("target");
+        let out = duct::cmd(
+            env!("CARGO"),
+            [
+                "run",
+                "--quiet",
+                "--package",
+                "xtask-kit-copy",
+                "--",
+                "selftest",
+            ]
+            .iter()
+            .chain(args),
+        )
+        .dir(&self.root)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("LAB_KIT_ROOT")
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+        support::Run {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn touch_tree(path: &Path, now: std::time::SystemTime) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap().flatten() {
+            touch_tree(&entry.path(), now);
+        }
+    } else {
+        let file = std::fs::File::options().append(true).open(path).unwrap();
+        file.set_modified(now).unwrap();
+    }
+}

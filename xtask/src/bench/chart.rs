@@ -18,12 +18,13 @@ const BAR: f64 = 22.0;
 const GROUP: f64 = 86.0;
 const TOP: f64 = 40.0;
 
-pub fn svg(groups: &[Group]) -> String {
+/// `note` goes under the title: where and under what load it was measured.
+pub fn svg(groups: &[Group], note: &str) -> String {
     let max = groups
         .iter()
         .flat_map(|g| [g.bare, g.ibdb])
         .fold(1.0, f64::max);
-    let height = TOP + GROUP * groups.len() as f64 + 30.0;
+    let height = TOP + 18.0 + GROUP * groups.len() as f64 + 30.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -31,10 +32,11 @@ pub fn svg(groups: &[Group]) -> String {
     );
     let _ = writeln!(
         out,
-        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="{LEFT}" y="22" font-size="15" font-weight="bold">Requests per second (median of rounds): bare axum+sqlx vs IBDb</text>"##
+        r##"<rect width="100%" height="100%" fill="#ffffff"/><text x="{LEFT}" y="22" font-size="15" font-weight="bold">Requests per second (median of rounds): bare axum+sqlx vs IBDb</text><text x="{LEFT}" y="42" font-size="12">{}</text>"##,
+        escape(note)
     );
     for (i, g) in groups.iter().enumerate() {
-        let y = TOP + GROUP * i as f64;
+        let y = TOP + 18.0 + GROUP * i as f64;
         let _ = writeln!(
             out,
             r#"<text x="{LEFT}" y="{:.0}" font-weight="bold">{} (IBDb ÷ bare = {:.2})</text>"#,
@@ -72,12 +74,15 @@ fn escape(text: &str) -> String {
 mod tests {
     #[test]
     fn one_bar_pair_per_group() {
-        let svg = super::svg(&[super::Group {
-            label: "GET /books/{id} <built-in>".into(),
-            bare: 20000.0,
-            ibdb: 19000.0,
-            ratio: 0.95,
-        }]);
+        let svg = super::svg(
+            &[super::Group {
+                label: "GET /books/{id} <built-in>".into(),
+                bare: 20000.0,
+                ibdb: 19000.0,
+                ratio: 0.95,
+            }],
+            "a note",
+        );
         assert_eq!(svg.matches("<rect").count(), 3, "background and two bars");
         assert!(svg.contains("&lt;built-in&gt;") && svg.contains("0.95"));
     }

@@ -49,6 +49,10 @@ pub struct Options {
     /// Reads only (quicker, while tuning).
     #[arg(long)]
     pub no_writes: bool,
+    /// Measure this IBDb executable instead of the one built from
+    /// solutions/06-ibdb (to compare a change with the code before it).
+    #[arg(long, value_name = "PATH")]
+    pub ibdb: Option<std::path::PathBuf>,
 }
 
 /// A server process, killed on drop.
@@ -202,7 +206,8 @@ pub fn ibdb(options: &Options) -> anyhow::Result<bool> {
     let db_pinned = pin_database(&db, layout.database.as_deref());
 
     let ibdb_port = crate::http::free_port();
-    let ibdb = start(&release.join("ibdb"), ibdb_port, db.url(), &layout)?;
+    let exe = options.ibdb.clone().unwrap_or_else(|| release.join("ibdb"));
+    let ibdb = start(&exe, ibdb_port, db.url(), &layout)?;
     wait_ready(ibdb_port, "/readyz")?;
     let seeded = client::run(&Plan {
         port: ibdb_port,
@@ -341,7 +346,19 @@ pub fn ibdb(options: &Options) -> anyhow::Result<bool> {
     print_summary(&summary);
     let svg = crate::paths::target_dir().join("bench/ibdb.svg");
     std::fs::create_dir_all(svg.parent().expect("a file in a folder"))?;
-    std::fs::write(&svg, chart::svg(&summary.bars()))?;
+    let note = format!(
+        "{} rounds of {} s, {} connections, {BOOKS} books; CPUs: {}; load average at the end: {}",
+        options.rounds,
+        measure.as_secs(),
+        options.connections,
+        match (&layout.server, &layout.database) {
+            (Some(server), Some(database)) =>
+                format!("server {server}, client 1, PostgreSQL {database}"),
+            _ => "not pinned".into(),
+        },
+        load_average()
+    );
+    std::fs::write(&svg, chart::svg(&summary.bars(), &note))?;
     println!("\nchart: {}", crate::paths::show(&svg));
 
     let failed: Vec<_> = runs.iter().filter(|r| r.sample.errors > 0).collect();
@@ -387,6 +404,7 @@ pub struct Medians {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub cpu_us: Option<f64>,
+    pub client_us: Option<f64>,
 }
 
 struct Line {
@@ -435,6 +453,12 @@ fn summarise(runs: &[Run]) -> Summary {
             samples
                 .iter()
                 .filter_map(|s| s.cpu_us_per_request())
+                .collect(),
+        ),
+        client_us: median(
+            samples
+                .iter()
+                .filter_map(|s| s.client_us_per_request())
                 .collect(),
         ),
     };
@@ -488,13 +512,13 @@ fn summarise(runs: &[Run]) -> Summary {
 fn print_summary(summary: &Summary) {
     println!("\nmedians over the rounds:");
     println!(
-        "{:<26} {:<8} {:<5} {:>8} {:>7} {:>7} {:>7} {:>9}",
-        "request", "client", "srv", "req/s", "p50 ms", "p99 ms", "p99.9", "srv µs/r"
+        "{:<26} {:<8} {:<5} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9}",
+        "request", "client", "srv", "req/s", "p50 ms", "p99 ms", "p99.9", "srv µs/r", "cli µs/r"
     );
     for line in &summary.lines {
         for (server, m) in [(Server::Bare, line.bare), (Server::Ibdb, line.ibdb)] {
             println!(
-                "{:<26} {:<8} {:<5} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>9}",
+                "{:<26} {:<8} {:<5} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>9} {:>9}",
                 line.kind.name(),
                 line.client.name(),
                 server.name(),
@@ -502,7 +526,8 @@ fn print_summary(summary: &Summary) {
                 m.p50_ms,
                 m.p99_ms,
                 m.p999_ms,
-                m.cpu_us.map_or("-".into(), |c| format!("{c:.1}"))
+                m.cpu_us.map_or("-".into(), |c| format!("{c:.1}")),
+                m.client_us.map_or("-".into(), |c| format!("{c:.1}"))
             );
         }
     }
@@ -535,6 +560,23 @@ fn print_summary(summary: &Summary) {
              (≥ 1.00: the built-in client drives it at least as fast as wrk) {}",
             mark(check >= 1.0)
         );
+        if let Some(line) = summary
+            .lines
+            .iter()
+            .find(|l| l.kind == Kind::Read && l.client == Client::Wrk)
+        {
+            let built_in = summary
+                .lines
+                .iter()
+                .find(|l| l.kind == Kind::Read && l.client == Client::BuiltIn)
+                .and_then(|l| l.bare.client_us);
+            if let (Some(b), Some(w)) = (built_in, line.bare.client_us) {
+                println!(
+                    "client CPU per request on the bare server's reads: built-in {b:.1} µs, \
+                     wrk {w:.1} µs (less: more left for the servers on a shared CPU)"
+                );
+            }
+        }
     }
 }
 

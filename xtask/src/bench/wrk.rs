@@ -66,9 +66,14 @@ impl Run<'_> {
     pub fn run(&self) -> anyhow::Result<Sample> {
         self.once(self.warmup)?;
         let before = self.server_pid.and_then(cpu_time);
+        let wrk_before = children_cpu();
         let mut sample = self.once(self.measure)?;
         let after = self.server_pid.and_then(cpu_time);
         sample.server_cpu = before.zip(after).map(|(b, a)| a.saturating_sub(b));
+        // wrk's own CPU time, to compare the clients' cost per request.
+        sample.client_cpu = wrk_before
+            .zip(children_cpu())
+            .map(|(b, a)| a.saturating_sub(b));
         Ok(sample)
     }
 
@@ -107,6 +112,23 @@ impl Run<'_> {
         }
         parse(&text).with_context(|| format!("reading wrk's output:\n{text}"))
     }
+}
+
+/// User + system CPU time of this process's finished children (wrk, run by
+/// `output()`, is waited for before this is read again).
+#[cfg(unix)]
+fn children_cpu() -> Option<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let micros = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    Some(micros(usage.user_time()) + micros(usage.system_time()))
+}
+
+#[cfg(not(unix))]
+fn children_cpu() -> Option<Duration> {
+    None
 }
 
 fn parse(text: &str) -> anyhow::Result<Sample> {

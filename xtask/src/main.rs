@@ -113,8 +113,9 @@ enum DockerAction {
 enum BenchWhat {
     /// Image sizes, cold build vs rebuild, start to first 200, idle memory.
     Images,
-    /// IBDb vs a bare axum+sqlx server: throughput and p99 on loopback.
-    Ibdb,
+    /// IBDb vs a bare axum+sqlx server: reads and writes on loopback,
+    /// req/s, p50/p99/p99.9 and server CPU per request, in alternating rounds.
+    Ibdb(bench::ibdb::Options),
 }
 
 #[derive(Subcommand)]
@@ -228,7 +229,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
         Command::Db { action } => db::run(action),
         Command::Bench { what } => match what {
             BenchWhat::Images => bench::images(),
-            BenchWhat::Ibdb => bench::ibdb::ibdb(),
+            BenchWhat::Ibdb(options) => bench::ibdb::ibdb(&options),
         },
         Command::Kube(command) => k8s::cli::run(command),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {

@@ -1,6 +1,7 @@
-//! The benchmark's baseline (`cargo xtask bench ibdb`): the same primary-key
-//! read as `GET /books/{id}`, with axum and sqlx but no middleware, no
-//! metrics, no problem documents. IBDb should come close to it.
+//! The benchmark's baseline (`cargo xtask bench ibdb`): the same SQL as
+//! IBDb's `GET /books/{id}` and `POST /books/{id}/reviews`, with axum and
+//! sqlx but no middleware, no metrics, no problem documents. IBDb should
+//! come close to it.
 //!
 //! `DATABASE_URL=... PORT=8001 cargo run --release --example bare`
 
@@ -8,9 +9,9 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     http::StatusCode,
-    routing::get,
+    routing::{get, post},
 };
-use ibdb::models::Book;
+use ibdb::models::{Book, Review, ReviewInput};
 use sqlx::PgPool;
 
 async fn get_book(
@@ -31,6 +32,32 @@ async fn get_book(
     .ok_or(StatusCode::NOT_FOUND)
 }
 
+/// The same validation and statement as `routes::reviews::create`.
+async fn create_review(
+    State(pool): State<PgPool>,
+    Path(book_id): Path<i64>,
+    Json(input): Json<ReviewInput>,
+) -> Result<(StatusCode, Json<Review>), StatusCode> {
+    let review = input
+        .validate()
+        .map_err(|_| StatusCode::UNPROCESSABLE_ENTITY)?;
+    let review = sqlx::query_as::<_, Review>(
+        "WITH book AS ( \
+             UPDATE books SET review_count = review_count + 1, rating_sum = rating_sum + $2 \
+             WHERE id = $1 RETURNING id) \
+         INSERT INTO reviews (book_id, rating, comment) SELECT id, $2, $3 FROM book \
+         RETURNING id, book_id, rating, comment, created_at",
+    )
+    .bind(book_id)
+    .bind(review.rating)
+    .bind(&review.comment)
+    .fetch_optional(&pool)
+    .await
+    .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
+    .ok_or(StatusCode::NOT_FOUND)?;
+    Ok((StatusCode::CREATED, Json(review)))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = ibdb::Config::from_env()?;
@@ -38,6 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = ibdb::db::pool(&config.database);
     let app = Router::new()
         .route("/books/{id}", get(get_book))
+        .route("/books/{id}/reviews", post(create_review))
         .with_state(pool);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
     axum::serve(listener, app)

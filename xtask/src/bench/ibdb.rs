@@ -1,31 +1,58 @@
-//! `cargo xtask bench ibdb`: IBDb's throughput and p99 latency on loopback,
-//! next to a bare axum+sqlx server doing the same primary-key read
-//! (`solutions/06-ibdb/examples/bare.rs`). A goal, not a test: it prints
-//! figures and the ratio, and fails only when something does not run.
+//! `cargo xtask bench ibdb`: IBDb with all its middleware against a bare
+//! axum+sqlx server running the same SQL (`solutions/06-ibdb/examples/bare.rs`),
+//! for reads (`GET /books/{id}` on 10,000 books) and writes (review POSTs).
+//! A goal, not a test: it prints figures and ratios, and fails only when
+//! something does not run or requests fail.
 //!
-//! Every loop is bounded in time and in count; all traffic is to 127.0.0.1.
+//! Rounds alternate the servers' order and every ratio is the median of
+//! per-round ratios, so a burst of load from elsewhere on the machine hits
+//! both sides. Every loop is bounded in time and in count; all traffic goes
+//! to 127.0.0.1.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-const WORKERS: usize = 8;
-const WARMUP: Duration = Duration::from_secs(1);
-const MEASURE: Duration = Duration::from_secs(5);
-const MAX_REQUESTS_PER_WORKER: usize = 1_000_000;
-const BOOKS: i64 = 100;
-/// The read throughput IBDb should reach, relative to the bare server.
-pub const GOAL: f64 = 0.9;
+use super::chart;
+use super::wrk;
+use loadgen::figures::{Sample, median};
+use loadgen::{self as client, Plan, Target};
 
-struct Figures {
-    requests: usize,
-    errors: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
+pub const BOOKS: u64 = 10_000;
+/// Read throughput IBDb should reach relative to the bare server, and the
+/// most its p99 may exceed the bare p99 by.
+pub const READ_GOAL: f64 = 0.95;
+pub const P99_GOAL: f64 = 1.1;
+/// Write throughput goal relative to the bare server.
+pub const WRITE_GOAL: f64 = 0.9;
+/// Database connections per server, the same for both.
+const POOL: u32 = 16;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Alternating rounds (each runs every server, client and request kind once).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Measured seconds per run (after a 2 s warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Do not pin the server, the client and PostgreSQL to separate CPUs.
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Skip wrk even when it is installed.
+    #[arg(long)]
+    pub no_wrk: bool,
+    /// Reads only (quicker, while tuning).
+    #[arg(long)]
+    pub no_writes: bool,
+    /// Measure this IBDb executable instead of the one built from
+    /// solutions/06-ibdb (to compare a change with the code before it).
+    #[arg(long, value_name = "PATH")]
+    pub ibdb: Option<std::path::PathBuf>,
 }
 
 /// A server process, killed on drop.
@@ -38,7 +65,122 @@ impl Drop for Process {
     }
 }
 
-pub fn ibdb() -> anyhow::Result<bool> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    Bare,
+    Ibdb,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::Bare => "bare",
+            Server::Ibdb => "IBDb",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    BuiltIn,
+    Wrk,
+}
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::BuiltIn => "built-in",
+            Client::Wrk => "wrk",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read,
+    Write,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Read => "GET /books/{id}",
+            Kind::Write => "POST /books/{id}/reviews",
+        }
+    }
+
+    fn target(self) -> Target {
+        match self {
+            Kind::Read => Target::Read { books: BOOKS },
+            Kind::Write => Target::Review { books: BOOKS },
+        }
+    }
+}
+
+/// One measured run.
+struct Run {
+    round: usize,
+    kind: Kind,
+    client: Client,
+    server: Server,
+    sample: Sample,
+}
+
+/// Which CPUs each party runs on; `None`: wherever the scheduler likes.
+struct Layout {
+    server: Option<String>,
+    client: Option<Vec<usize>>,
+    database: Option<String>,
+}
+
+impl Layout {
+    /// Server alone on CPU 0, so it is the bottleneck being measured; the
+    /// client and PostgreSQL on the others (on 2 CPUs: together on CPU 1).
+    fn new(pin: bool) -> (Layout, String) {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let none = Layout {
+            server: None,
+            client: None,
+            database: None,
+        };
+        if !pin {
+            return (none, "not pinned (--no-pin)".into());
+        }
+        if cpus < 2 || which::which("taskset").is_err() {
+            return (
+                none,
+                format!("not pinned ({cpus} CPU(s), taskset {})", found("taskset")),
+            );
+        }
+        let database = if cpus >= 3 {
+            format!("2-{}", cpus - 1)
+        } else {
+            "1".into()
+        };
+        let text = format!(
+            "server on CPU 0; load client on CPU 1; PostgreSQL on CPU {database} \
+             (of {cpus}); other work on the machine is not pinned away"
+        );
+        (
+            Layout {
+                server: Some("0".into()),
+                client: Some(vec![1]),
+                database: Some(database),
+            },
+            text,
+        )
+    }
+}
+
+fn found(tool: &str) -> &'static str {
+    if which::which(tool).is_ok() {
+        "found"
+    } else {
+        "missing"
+    }
+}
+
+pub fn ibdb(options: &Options) -> anyhow::Result<bool> {
     let stage = crate::paths::root().join("solutions/06-ibdb");
     eprintln!("building the solution and the baseline (release)...");
     let status = std::process::Command::new(crate::cargo::program())
@@ -58,73 +200,410 @@ pub fn ibdb() -> anyhow::Result<bool> {
         bail!("cargo build --release failed in solutions/06-ibdb");
     }
     let release = crate::paths::target_dir().join("release");
+    let (layout, layout_text) = Layout::new(!options.no_pin);
     let db = crate::db::Throwaway::start().map_err(|m| anyhow::anyhow!("{m}"))?;
     eprintln!("database: {}", db.url());
+    let db_pinned = pin_database(&db, layout.database.as_deref());
 
     let ibdb_port = crate::http::free_port();
-    let _ibdb = start(&release.join("ibdb"), ibdb_port, db.url())?;
-    let ibdb = format!("http://127.0.0.1:{ibdb_port}");
-    wait_ready(&format!("{ibdb}/readyz"))?;
-    seed(&ibdb)?;
-    let bare_port = crate::http::free_port();
-    let _bare = start(&release.join("examples/bare"), bare_port, db.url())?;
-    let bare = format!("http://127.0.0.1:{bare_port}");
-    wait_ready(&format!("{bare}/books/1"))?;
-
-    println!(
-        "{WORKERS} keep-alive clients, {} s each after {} s warm-up, {BOOKS} books\n",
-        MEASURE.as_secs(),
-        WARMUP.as_secs()
-    );
-    // Alternate the two servers and keep each one's best round, so a burst
-    // of load from elsewhere on the machine does not decide the ratio.
-    let mut best_bare: Option<Figures> = None;
-    let mut best_ibdb: Option<Figures> = None;
-    for round in 1..=2 {
-        let b = load(&bare, Kind::Read)?;
-        report(&format!("round {round}: bare GET /books/{{id}}"), &b);
-        let i = load(&ibdb, Kind::Read)?;
-        report(&format!("round {round}: IBDb GET /books/{{id}}"), &i);
-        if best_bare
-            .as_ref()
-            .is_none_or(|x| b.per_second > x.per_second)
-        {
-            best_bare = Some(b);
-        }
-        if best_ibdb
-            .as_ref()
-            .is_none_or(|x| i.per_second > x.per_second)
-        {
-            best_ibdb = Some(i);
-        }
+    let exe = options.ibdb.clone().unwrap_or_else(|| release.join("ibdb"));
+    let ibdb = start(&exe, ibdb_port, db.url(), &layout)?;
+    wait_ready(ibdb_port, "/readyz")?;
+    let seeded = client::run(&Plan {
+        port: ibdb_port,
+        target: Target::CreateBook,
+        connections: 16,
+        warmup: Duration::ZERO,
+        measure: Duration::from_secs(120),
+        max_requests: BOOKS / 16,
+        cpus: None,
+        server_pid: None,
+    })?;
+    if seeded.errors > 0 || seeded.requests != BOOKS {
+        bail!(
+            "seeding {BOOKS} books through POST /books: {} sent, {} failed; first: {}",
+            seeded.requests,
+            seeded.errors,
+            seeded.first_error.unwrap_or_default()
+        );
     }
-    let write = load(&ibdb, Kind::Review)?;
-    report("IBDb POST /books/{id}/reviews", &write);
+    let bare_port = crate::http::free_port();
+    let bare = start(&release.join("examples/bare"), bare_port, db.url(), &layout)?;
+    wait_ready(bare_port, "/books/1")?;
+    let servers = [
+        (Server::Bare, bare_port, bare.0.id()),
+        (Server::Ibdb, ibdb_port, ibdb.0.id()),
+    ];
 
-    let (bare, ibdb) = (best_bare.unwrap(), best_ibdb.unwrap());
-    let ratio = ibdb.per_second / bare.per_second;
+    let wrk = if options.no_wrk { None } else { wrk::find() };
+    let scripts = tempfile::tempdir()?;
+    let read_script = match &wrk {
+        Some(_) => Some(wrk::script(scripts.path(), Kind::Read.target())?),
+        None => None,
+    };
+    let warmup = Duration::from_secs(2);
+    let measure = Duration::from_secs(options.seconds.clamp(1, 600));
     println!(
-        "\nread throughput IBDb / bare = {:.0} / {:.0} = {ratio:.2} (goal ≥ {GOAL}) {}",
-        ibdb.per_second,
-        bare.per_second,
-        if ratio >= GOAL {
-            "✓"
-        } else {
-            "✗ below the goal"
+        "{BOOKS} books; a pool of {POOL} connections per server; RUST_LOG=warn; \
+         {} keep-alive connections; {} s measured after {} s warm-up; {} alternating rounds",
+        options.connections,
+        measure.as_secs(),
+        warmup.as_secs(),
+        options.rounds
+    );
+    println!("CPUs: {layout_text}{db_pinned}");
+    println!(
+        "clients: built-in (one thread, tokio, hand-written HTTP/1.1){}\n",
+        match &wrk {
+            Some(path) => format!(" and {} (reads)", path.display()),
+            None => ", no wrk (not installed or --no-wrk)".into(),
         }
     );
-    if bare.errors + ibdb.errors + write.errors > 0 {
-        bail!("some requests failed; the figures are not meaningful");
+    println!(
+        "{:<5} {:<26} {:<8} {:<5} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9} {:>6}",
+        "round",
+        "request",
+        "client",
+        "srv",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9",
+        "srv µs/r",
+        "cli µs/r",
+        "errors"
+    );
+
+    let mut runs = Vec::new();
+    for round in 1..=options.rounds.clamp(1, 20) {
+        let mut order = servers;
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        let kinds: &[Kind] = if options.no_writes {
+            &[Kind::Read]
+        } else {
+            &[Kind::Read, Kind::Write]
+        };
+        for &kind in kinds {
+            for &(server, port, pid) in &order {
+                let sample = client::run(&Plan {
+                    port,
+                    target: kind.target(),
+                    connections: options.connections,
+                    warmup,
+                    measure,
+                    max_requests: 10_000_000,
+                    cpus: layout.client.clone(),
+                    server_pid: Some(pid),
+                })?;
+                let run = Run {
+                    round,
+                    kind,
+                    client: Client::BuiltIn,
+                    server,
+                    sample,
+                };
+                print_run(&run);
+                runs.push(run);
+            }
+            if kind == Kind::Write {
+                continue;
+            }
+            if let (Some(wrk), Some(script)) = (&wrk, &read_script) {
+                let cpus = layout
+                    .client
+                    .as_ref()
+                    .map(|c| c.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+                for &(server, port, pid) in &order {
+                    let sample = wrk::Run {
+                        wrk,
+                        script,
+                        port,
+                        connections: options.connections,
+                        warmup,
+                        measure,
+                        cpus: cpus.as_deref(),
+                        server_pid: Some(pid),
+                    }
+                    .run()?;
+                    let run = Run {
+                        round,
+                        kind,
+                        client: Client::Wrk,
+                        server,
+                        sample,
+                    };
+                    print_run(&run);
+                    runs.push(run);
+                }
+            }
+        }
+        println!("       load average: {}", load_average());
+    }
+
+    let summary = summarise(&runs);
+    print_summary(&summary);
+    let svg = crate::paths::target_dir().join("bench/ibdb.svg");
+    std::fs::create_dir_all(svg.parent().expect("a file in a folder"))?;
+    let note = format!(
+        "{} rounds of {} s, {} connections, {BOOKS} books; CPUs: {}; load average at the end: {}",
+        options.rounds,
+        measure.as_secs(),
+        options.connections,
+        match (&layout.server, &layout.database) {
+            (Some(server), Some(database)) =>
+                format!("server {server}, client 1, PostgreSQL {database}"),
+            _ => "not pinned".into(),
+        },
+        load_average()
+    );
+    std::fs::write(&svg, chart::svg(&summary.bars(), &note))?;
+    println!("\nchart: {}", crate::paths::show(&svg));
+
+    let failed: Vec<_> = runs.iter().filter(|r| r.sample.errors > 0).collect();
+    if let Some(run) = failed.first() {
+        bail!(
+            "{} run(s) had failed requests, so the figures are not meaningful; the first, \
+             {} against {} with {}: {}",
+            failed.len(),
+            run.kind.name(),
+            run.server.name(),
+            run.client.name(),
+            run.sample.first_error.clone().unwrap_or_default()
+        );
     }
     Ok(true)
 }
 
-fn start(exe: &Path, port: u16, url: &str) -> anyhow::Result<Process> {
-    let child = std::process::Command::new(exe)
+fn print_run(run: &Run) {
+    let s = &run.sample;
+    println!(
+        "{:<5} {:<26} {:<8} {:<5} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>9} {:>9} {:>6}",
+        run.round,
+        run.kind.name(),
+        run.client.name(),
+        run.server.name(),
+        s.per_second(),
+        s.p50_ms(),
+        s.p99_ms(),
+        s.p999_ms(),
+        s.cpu_us_per_request()
+            .map_or("-".into(), |c| format!("{c:.1}")),
+        s.client_us_per_request()
+            .map_or("-".into(), |c| format!("{c:.1}")),
+        s.errors
+    );
+}
+
+/// Medians over the rounds of one (kind, client, server).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Medians {
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub cpu_us: Option<f64>,
+    pub client_us: Option<f64>,
+}
+
+struct Line {
+    kind: Kind,
+    client: Client,
+    bare: Medians,
+    ibdb: Medians,
+    /// Medians of the per-round IBDb ÷ bare ratios.
+    throughput_ratio: f64,
+    p99_ratio: f64,
+}
+
+struct Summary {
+    lines: Vec<Line>,
+    /// Built-in ÷ wrk on the bare server, reads (median of rounds).
+    client_check: Option<f64>,
+}
+
+impl Summary {
+    fn bars(&self) -> Vec<chart::Group> {
+        self.lines
+            .iter()
+            .map(|l| chart::Group {
+                label: format!("{} ({})", l.kind.name(), l.client.name()),
+                bare: l.bare.per_second,
+                ibdb: l.ibdb.per_second,
+                ratio: l.throughput_ratio,
+            })
+            .collect()
+    }
+}
+
+fn summarise(runs: &[Run]) -> Summary {
+    let pick = |kind, client, server| -> Vec<&Sample> {
+        runs.iter()
+            .filter(|r| r.kind == kind && r.client == client && r.server == server)
+            .map(|r| &r.sample)
+            .collect()
+    };
+    let medians = |samples: &[&Sample]| Medians {
+        per_second: median(samples.iter().map(|s| s.per_second()).collect()).unwrap_or(0.0),
+        p50_ms: median(samples.iter().map(|s| s.p50_ms()).collect()).unwrap_or(0.0),
+        p99_ms: median(samples.iter().map(|s| s.p99_ms()).collect()).unwrap_or(0.0),
+        p999_ms: median(samples.iter().map(|s| s.p999_ms()).collect()).unwrap_or(0.0),
+        cpu_us: median(
+            samples
+                .iter()
+                .filter_map(|s| s.cpu_us_per_request())
+                .collect(),
+        ),
+        client_us: median(
+            samples
+                .iter()
+                .filter_map(|s| s.client_us_per_request())
+                .collect(),
+        ),
+    };
+    let mut lines = Vec::new();
+    for (kind, client) in [
+        (Kind::Read, Client::BuiltIn),
+        (Kind::Read, Client::Wrk),
+        (Kind::Write, Client::BuiltIn),
+    ] {
+        let bare = pick(kind, client, Server::Bare);
+        let ibdb = pick(kind, client, Server::Ibdb);
+        if bare.is_empty() || ibdb.is_empty() {
+            continue;
+        }
+        let ratios = |f: fn(&Sample) -> f64| {
+            median(
+                bare.iter()
+                    .zip(&ibdb)
+                    .map(|(b, i)| f(i) / f(b).max(1e-9))
+                    .collect(),
+            )
+            .unwrap_or(0.0)
+        };
+        lines.push(Line {
+            kind,
+            client,
+            bare: medians(&bare),
+            ibdb: medians(&ibdb),
+            throughput_ratio: ratios(Sample::per_second),
+            p99_ratio: ratios(Sample::p99_ms),
+        });
+    }
+    let built_in = pick(Kind::Read, Client::BuiltIn, Server::Bare);
+    let wrk = pick(Kind::Read, Client::Wrk, Server::Bare);
+    let client_check = (!wrk.is_empty()).then(|| {
+        median(
+            built_in
+                .iter()
+                .zip(&wrk)
+                .map(|(b, w)| b.per_second() / w.per_second().max(1e-9))
+                .collect(),
+        )
+        .unwrap_or(0.0)
+    });
+    Summary {
+        lines,
+        client_check,
+    }
+}
+
+fn print_summary(summary: &Summary) {
+    println!("\nmedians over the rounds:");
+    println!(
+        "{:<26} {:<8} {:<5} {:>8} {:>7} {:>7} {:>7} {:>9} {:>9}",
+        "request", "client", "srv", "req/s", "p50 ms", "p99 ms", "p99.9", "srv µs/r", "cli µs/r"
+    );
+    for line in &summary.lines {
+        for (server, m) in [(Server::Bare, line.bare), (Server::Ibdb, line.ibdb)] {
+            println!(
+                "{:<26} {:<8} {:<5} {:>8.0} {:>7.2} {:>7.2} {:>7.2} {:>9} {:>9}",
+                line.kind.name(),
+                line.client.name(),
+                server.name(),
+                m.per_second,
+                m.p50_ms,
+                m.p99_ms,
+                m.p999_ms,
+                m.cpu_us.map_or("-".into(), |c| format!("{c:.1}")),
+                m.client_us.map_or("-".into(), |c| format!("{c:.1}"))
+            );
+        }
+    }
+    println!("\nIBDb ÷ bare (median of the per-round ratios):");
+    for line in &summary.lines {
+        let (goal, p99_goal) = match line.kind {
+            Kind::Read => (READ_GOAL, Some(P99_GOAL)),
+            Kind::Write => (WRITE_GOAL, None),
+        };
+        let cpu = match (line.ibdb.cpu_us, line.bare.cpu_us) {
+            (Some(i), Some(b)) => format!(", server CPU per request {:.2}×", i / b),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<26} {:<8} throughput {:.2} (goal ≥ {goal}) {}, p99 {:.2}×{}{cpu}",
+            line.kind.name(),
+            line.client.name(),
+            line.throughput_ratio,
+            mark(line.throughput_ratio >= goal),
+            line.p99_ratio,
+            p99_goal.map_or(String::new(), |g| format!(
+                " (goal ≤ {g}) {}",
+                mark(line.p99_ratio <= g)
+            )),
+        );
+    }
+    if let Some(check) = summary.client_check {
+        println!(
+            "\nclient check: built-in ÷ wrk on the bare server's reads = {check:.2} \
+             (≥ 1.00: the built-in client drives it at least as fast as wrk) {}",
+            mark(check >= 1.0)
+        );
+        if let Some(line) = summary
+            .lines
+            .iter()
+            .find(|l| l.kind == Kind::Read && l.client == Client::Wrk)
+        {
+            let built_in = summary
+                .lines
+                .iter()
+                .find(|l| l.kind == Kind::Read && l.client == Client::BuiltIn)
+                .and_then(|l| l.bare.client_us);
+            if let (Some(b), Some(w)) = (built_in, line.bare.client_us) {
+                println!(
+                    "client CPU per request on the bare server's reads: built-in {b:.1} µs, \
+                     wrk {w:.1} µs (less: more left for the servers on a shared CPU)"
+                );
+            }
+        }
+    }
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok { "✓" } else { "✗" }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn start(exe: &Path, port: u16, url: &str, layout: &Layout) -> anyhow::Result<Process> {
+    // taskset execs the server, so the child's pid is the server's.
+    let mut command = match &layout.server {
+        Some(cpus) => {
+            let mut c = std::process::Command::new("taskset");
+            c.args(["-c", cpus]).arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
+    let child = command
         .env("PORT", port.to_string())
         .env("DATABASE_URL", url)
-        // Enough connections for every client, as in a tuned deployment.
-        .env("DB_MAX_CONNECTIONS", WORKERS.to_string())
+        .env("DB_MAX_CONNECTIONS", POOL.to_string())
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -132,18 +611,11 @@ fn start(exe: &Path, port: u16, url: &str) -> anyhow::Result<Process> {
     Ok(Process(child))
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
-
-fn wait_ready(url: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if crate::http::get(url, Duration::from_secs(2)).is_ok_and(|r| r.status == 200) {
+fn wait_ready(port: u16, path: &str) -> anyhow::Result<()> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if crate::http::get(&url, Duration::from_secs(2)).is_ok_and(|r| r.status == 200) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -151,104 +623,56 @@ fn wait_ready(url: &str) -> anyhow::Result<()> {
     bail!("{url} did not answer 200 within 60 s")
 }
 
-fn seed(base: &str) -> anyhow::Result<()> {
-    let agent = agent();
-    for n in 1..=BOOKS {
-        let body = format!(r#"{{"title":"Book {n}","author":"Author {n}","published_year":2000}}"#);
-        let response = agent
-            .post(&format!("{base}/books"))
-            .header("content-type", "application/json")
-            .send(body)?;
-        if response.status() != 201 {
-            bail!("seeding: POST /books answered {}", response.status());
-        }
-    }
-    Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Read,
-    Review,
-}
-
-/// `WORKERS` threads send requests back to back for `WARMUP` + `MEASURE`;
-/// only the measured part counts.
-fn load(base: &str, kind: Kind) -> anyhow::Result<Figures> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let start = Instant::now();
-    let measure_from = start + WARMUP;
-    let threads: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let stop = stop.clone();
-            let base = base.to_string();
-            std::thread::spawn(move || {
-                let agent = agent();
-                let mut latencies = Vec::new();
-                let mut errors = 0;
-                for i in 0..MAX_REQUESTS_PER_WORKER {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let id = (i * WORKERS + w) as i64 % BOOKS + 1;
-                    let sent = Instant::now();
-                    let result = match kind {
-                        Kind::Read => agent.get(&format!("{base}/books/{id}")).call(),
-                        Kind::Review => agent
-                            .post(&format!("{base}/books/{id}/reviews"))
-                            .header("content-type", "application/json")
-                            .send(r#"{"rating":4,"comment":"benchmark"}"#),
-                    };
-                    let ok = match result {
-                        Ok(mut r) => r.status().is_success() && r.body_mut().read_to_vec().is_ok(),
-                        Err(_) => false,
-                    };
-                    if sent >= measure_from {
-                        latencies.push(sent.elapsed());
-                        if !ok {
-                            errors += 1;
-                        }
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    std::thread::sleep(WARMUP + MEASURE);
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for thread in threads {
-        let (l, e) = thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
-        latencies.extend(l);
-        errors += e;
-    }
-    let elapsed = start.elapsed().saturating_sub(WARMUP);
-    latencies.sort();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
+/// Pins a local PostgreSQL (the postmaster and its processes; backends
+/// forked later inherit it) to `cpus`. Says what it did, for the report.
+fn pin_database(db: &crate::db::Throwaway, cpus: Option<&str>) -> String {
+    let Some(cpus) = cpus else {
+        return String::new();
     };
-    Ok(Figures {
-        requests: latencies.len(),
-        errors,
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
-    })
+    let crate::db::Kind::Local(cluster) = &db.server.kind else {
+        return " (PostgreSQL not local: not pinned)".into();
+    };
+    let pid_file = cluster.root.join("data/postmaster.pid");
+    let Some(postmaster) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return format!(" (no pid in {}: PostgreSQL not pinned)", pid_file.display());
+    };
+    let mut pids = children(postmaster);
+    pids.push(postmaster);
+    let pinned = pids
+        .iter()
+        .filter(|pid| {
+            std::process::Command::new("taskset")
+                .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .count();
+    if pinned == pids.len() {
+        String::new()
+    } else {
+        format!(" ({pinned} of {} PostgreSQL processes pinned)", pids.len())
+    }
 }
 
-fn report(name: &str, f: &Figures) {
-    println!(
-        "{name:<40} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors)",
-        f.per_second,
-        f.p50.as_secs_f64() * 1e3,
-        f.p99.as_secs_f64() * 1e3,
-        f.requests,
-        f.errors
-    );
+/// Processes whose parent is `parent` (field 4 of `/proc/PID/stat`).
+fn children(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = &s[s.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
 }

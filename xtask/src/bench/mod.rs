@@ -1,6 +1,8 @@
 //! `cargo xtask bench ...`: figures the course sets goals for, printed, never asserted.
 
+mod chart;
 pub mod ibdb;
 mod images;
+mod wrk;
 
 pub use images::images;

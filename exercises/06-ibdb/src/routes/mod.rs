@@ -5,27 +5,28 @@ pub mod books;
 pub mod health;
 pub mod reviews;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, AtomicU64, Ordering},
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
 };
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, FromRef, Request, State},
-    http::{HeaderValue, header},
-    middleware::{self, Next},
+    extract::{DefaultBodyLimit, FromRef, Request},
+    http::header,
+    middleware,
     response::{IntoResponse, Response},
-    routing::{delete, get},
+    routing::{Route, delete, get},
 };
 use sqlx::PgPool;
-use tower::ServiceBuilder;
-use tower_http::{
-    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
-};
+use tower::{Layer, Service, ServiceBuilder, layer::layer_fn};
 
-use crate::{config::Config, error::ApiError, extract::BODY_LIMIT, metrics::Metrics};
+use crate::{config::Config, error::ApiError, extract::BODY_LIMIT, guard::Guard, metrics::Metrics};
 
 /// What handlers can extract with `State<...>`.
 #[derive(Clone)]
@@ -67,43 +68,24 @@ pub fn router(config: &Config, state: AppState) -> Router {
         )
         .route("/reviews/{id}", delete(reviews::delete))
         // Only the routes above need the migrated database.
-        .route_layer(middleware::from_fn_with_state(
-            state.migrated.clone(),
-            require_migrated,
-        ))
+        .route_layer(RequireMigrated::layer(state.migrated.clone()))
         .route("/", get(health::alive))
         .route("/healthz", get(health::alive))
         .route("/metrics", get(crate::metrics::export))
         .route("/openapi.yaml", get(openapi))
         .fallback(unknown_route);
 
-    let request_id = header::HeaderName::from_static("x-request-id");
     // Listed outermost first: a request passes them top to bottom.
     let middleware = ServiceBuilder::new()
-        // Reuse the caller's x-request-id or make one, log it, send it back.
-        .layer(SetRequestIdLayer::new(
-            request_id.clone(),
-            Counter::default(),
-        ))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), uri = %request.uri(), id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id))
+        // Request id and tracing span, head size limits, the request
+        // timeout (503, or 408 for a body still arriving), a problem
+        // document for every error, and metrics: one middleware, see guard.rs.
         .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            crate::metrics::track,
-        ))
-        // Head size limits, the request timeout (503, or 408 for a body
-        // still arriving), and a problem document for every error.
-        .layer(middleware::from_fn_with_state(
-            config.request_timeout,
+            Guard {
+                request_timeout: config.request_timeout,
+                metrics: state.metrics.clone(),
+                ids: Arc::default(),
+            },
             crate::guard::guard,
         ))
         // Bodies are read by our extractors, which turn the limit into a 413
@@ -118,32 +100,69 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI)
 }
 
-async fn require_migrated(
-    State(migrated): State<Arc<AtomicBool>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if migrated.load(Ordering::Acquire) {
-        next.run(request).await
-    } else {
-        ApiError::Unavailable(None).into_response()
+/// Answers 503 until the migrations have run. A small service rather than
+/// `middleware::from_fn`, which boxes a future and clones the inner service
+/// on every request.
+#[derive(Clone)]
+struct RequireMigrated<S> {
+    inner: S,
+    migrated: Arc<AtomicBool>,
+}
+
+impl RequireMigrated<()> {
+    fn layer(
+        migrated: Arc<AtomicBool>,
+    ) -> impl Layer<Route, Service = RequireMigrated<Route>> + Clone {
+        layer_fn(move |inner| RequireMigrated {
+            inner,
+            migrated: migrated.clone(),
+        })
+    }
+}
+
+impl<S> Service<Request> for RequireMigrated<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Gated<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if self.migrated.load(Ordering::Acquire) {
+            Gated::Open(self.inner.call(request))
+        } else {
+            Gated::Closed(Some(ApiError::Unavailable(None).into_response()))
+        }
+    }
+}
+
+enum Gated<F> {
+    Open(F),
+    Closed(Option<Response>),
+}
+
+impl<F, E> Future for Gated<F>
+where
+    F: Future<Output = Result<Response, E>> + Unpin,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Gated::Open(inner) => Pin::new(inner).poll(cx),
+            Gated::Closed(response) => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+        }
     }
 }
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such route; see /openapi.yaml".into())
-}
-
-/// Request ids `ibdb-1`, `ibdb-2`, ...: unique per process, no UUID needed
-/// since log lines also carry the pod name.
-#[derive(Clone, Default)]
-struct Counter(Arc<AtomicU64>);
-
-impl MakeRequestId for Counter {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
-        HeaderValue::from_str(&format!("ibdb-{n}"))
-            .ok()
-            .map(RequestId::new)
-    }
 }

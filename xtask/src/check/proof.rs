@@ -557,7 +557,8 @@ fn problems(result: &StageResult, dir: &Path, expect: &Expect, status: Status) -
 }
 
 /// `{line:FILE:TEXT}` replaced by the number of the first line of FILE (in
-/// the checked folder) that contains TEXT.
+/// the checked folder) that contains TEXT outside a comment (a solution
+/// keeps its starter's lines as `ANCHOR: starter|` comments).
 fn with_lines(text: &str, dir: &Path) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -569,7 +570,10 @@ fn with_lines(text: &str, dir: &Path) -> String {
         let line = std::fs::read_to_string(dir.join(file))
             .unwrap_or_default()
             .lines()
-            .position(|l| l.contains(needle))
+            .position(|l| {
+                let code = l.trim_start();
+                !code.starts_with('#') && !code.starts_with("//") && l.contains(needle)
+            })
             .map_or("?".to_string(), |n| (n + 1).to_string());
         out.push_str(&line);
         rest = &inner[(end + 1).min(inner.len())..];

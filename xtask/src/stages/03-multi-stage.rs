@@ -53,14 +53,14 @@ const BROKEN: &[Mutant] = &[
     Mutant {
         name: "running as root",
         base: Base::Solution,
-        edits: &[replace("Dockerfile", "USER 65532:65532", "USER 0")],
+        edits: &[replace("Dockerfile", "\nUSER 65532:65532", "\nUSER 0")],
         needs: &[],
         expect: Expect::only(&["non-root"]),
     },
     Mutant {
         name: "hadolint's finding, with its line",
         base: Base::Solution,
-        edits: &[replace("Dockerfile", "USER 65532:65532", "USER root")],
+        edits: &[replace("Dockerfile", "\nUSER 65532:65532", "\nUSER root")],
         needs: &[Tool::Hadolint],
         expect: Expect {
             seen: &["Dockerfile:{line:Dockerfile:USER root}: DL3002"],
@@ -70,7 +70,7 @@ const BROKEN: &[Mutant] = &[
     Mutant {
         name: "a user name",
         base: Base::Solution,
-        edits: &[replace("Dockerfile", "USER 65532:65532", "USER nonroot")],
+        edits: &[replace("Dockerfile", "\nUSER 65532:65532", "\nUSER nonroot")],
         needs: &[],
         expect: Expect::only(&["non-root"]),
     },

@@ -224,6 +224,7 @@ impl Kit {
         };
         for part in [
             "xtask/src",
+            "xtask/loadgen",
             ".cargo",
             "exercises/04-kubernetes",
             "solutions/04-kubernetes",
@@ -236,8 +237,9 @@ impl Kit {
             "README.md",
             "book/src/SUMMARY.md",
             "book/src/04-kubernetes.md",
-            // xtask/src/db.rs compiles the tests' PostgreSQL support in.
+            // xtask/src/db.rs compiles the tests' local-cluster support in.
             "solutions/06-ibdb/tests/support/postgres.rs",
+            "solutions/06-ibdb/tests/support/initdb.rs",
         ] {
             std::fs::create_dir_all(kit.path(file).parent().unwrap()).unwrap();
             std::fs::copy(root().join(file), kit.path(file)).unwrap();

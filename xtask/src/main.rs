@@ -9,16 +9,19 @@ mod cluster;
 mod db;
 mod docker;
 mod helm;
+mod hint;
 mod http;
 mod k8s;
 mod lint;
 mod paths;
 mod proc;
+mod progress;
 mod report;
 mod scratch;
 mod stages;
 mod standins;
 mod tools;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +97,25 @@ enum Command {
     Book {
         #[command(subcommand)]
         action: Option<BookAction>,
+    },
+    /// Check your current stage again whenever you save a file of it; move on when it passes.
+    Watch {
+        /// Stages to work through, in course order (default: all).
+        stages: Vec<String>,
+        /// The folder holding the stage folders (default: exercises/).
+        #[arg(long, value_name = "PATH")]
+        dir: Option<PathBuf>,
+    },
+    /// Show the next folded hint of a stage (from its README), one more each time.
+    Hint {
+        /// The stage, like `01` (default: the one `watch` is on).
+        stage: Option<String>,
+        /// Show every hint of the stage again.
+        #[arg(long)]
+        all: bool,
+        /// The folder holding the stage folders (default: exercises/).
+        #[arg(long, value_name = "PATH")]
+        dir: Option<PathBuf>,
     },
     #[command(flatten)]
     Kube(k8s::cli::KubeCommand),
@@ -232,6 +254,8 @@ fn run(command: Command) -> anyhow::Result<bool> {
             BenchWhat::Ibdb(options) => bench::ibdb::ibdb(&options),
         },
         Command::Kube(command) => k8s::cli::run(command),
+        Command::Watch { stages, dir } => watch::run(stages, dir),
+        Command::Hint { stage, all, dir } => hint::run(stage, all, dir),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {
             BookAction::Build => book::build().map(|()| true),
             BookAction::Serve => book::serve().map(|()| true),

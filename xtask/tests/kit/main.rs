@@ -20,3 +20,4 @@ mod stages;
 mod starters;
 mod verify_cli;
 mod verify_faults;
+mod watch;

@@ -5,6 +5,7 @@ mod book;
 mod cargo;
 mod carry;
 mod check;
+mod class;
 mod cluster;
 mod db;
 mod docker;
@@ -116,6 +117,11 @@ enum Command {
         /// The folder holding the stage folders (default: exercises/).
         #[arg(long, value_name = "PATH")]
         dir: Option<PathBuf>,
+    },
+    /// For instructors: grade a folder of trainee clones (sandboxed in Docker).
+    Class {
+        #[command(subcommand)]
+        action: class::ClassAction,
     },
     #[command(flatten)]
     Kube(k8s::cli::KubeCommand),
@@ -254,6 +260,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             BenchWhat::Ibdb(options) => bench::ibdb::ibdb(&options),
         },
         Command::Kube(command) => k8s::cli::run(command),
+        Command::Class { action } => class::run(action),
         Command::Watch { stages, dir } => watch::run(stages, dir),
         Command::Hint { stage, all, dir } => hint::run(stage, all, dir),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {

@@ -6,6 +6,7 @@ mod fakes;
 mod support;
 
 mod book;
+mod class_grade;
 mod cluster_chaos;
 mod cluster_commands;
 mod cluster_files;

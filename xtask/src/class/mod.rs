@@ -517,6 +517,15 @@ fn grade_one(
                 ));
             }
             row.stages = row_from_report(&trainee.name, report, chosen);
+            if let Mode::Sandboxed(_) = mode {
+                // Paths as the instructor finds them, not as the container saw them.
+                let host = trainee.clone.display().to_string();
+                for cell in row.stages.values_mut() {
+                    for text in [&mut cell.message, &mut cell.hint].into_iter().flatten() {
+                        *text = text.replace(sandbox::TRAINEE, &host);
+                    }
+                }
+            }
         }
     }
     // Only a finished, committed grading is worth remembering.

@@ -28,7 +28,7 @@ pub const IMAGE: &str = "rust:1.95-slim-trixie";
 
 /// Where things are inside the container.
 const XTASK: &str = "/usr/local/bin/lab-xtask";
-const TRAINEE: &str = "/class/trainee";
+pub const TRAINEE: &str = "/class/trainee";
 const SCRATCH: &str = "/scratch";
 
 pub struct Sandbox {

@@ -346,9 +346,17 @@ fn with_docker_each_trainee_runs_in_a_sandbox() {
     );
     assert_eq!(matrix(&class.json()), want, "{}", run.stdout);
     assert!(!sneaky.join("exercises/01-health/escaped").exists());
-    // The reports come from inside the container.
+    // The reports come from inside the container; the matrix names the
+    // instructor's paths.
     let log = std::fs::read_to_string(class.out.join("logs/solved.json")).unwrap();
     assert!(log.contains("/class/trainee/exercises"), "{log}");
+    let half = &class.json()["trainees"][0];
+    assert_eq!(half["trainee"], "half");
+    let message = half["stages"]["04-kubernetes"]["message"].as_str().unwrap();
+    let host = class
+        .path
+        .join("half/exercises/04-kubernetes/k8s/deployment.yaml");
+    assert!(message.contains(host.to_str().unwrap()), "{message}");
     let left = duct::cmd!(
         "docker",
         "ps",

@@ -369,3 +369,57 @@ fn with_docker_each_trainee_runs_in_a_sandbox() {
     .unwrap();
     assert_eq!(left.trim(), "", "containers left behind");
 }
+
+/// With Docker: a trainee whose build never ends is stopped at the time
+/// limit, shown as not graded (exit status 1), and its container removed.
+#[test]
+fn with_docker_a_trainee_past_the_time_limit_is_stopped() {
+    if !support::docker_works() {
+        return;
+    }
+    let image_there = support::runs("docker", &["image", "inspect", "rust:1.95-slim-trixie"]);
+    if !support::tool_available(
+        "docker",
+        image_there,
+        "the rust:1.95-slim-trixie image is missing: cargo xtask docker standins",
+    ) {
+        return;
+    }
+    let _turn = serial();
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tempfile::tempdir_in(base).unwrap();
+    let class = Class {
+        path: dir.path().join("class"),
+        out: dir.path().join("report"),
+        _dir: dir,
+    };
+    let slow = class.add("slow", "solutions", "solutions");
+    std::fs::write(
+        slow.join("exercises/01-health/build.rs"),
+        support::fake::SLOW_BUILD,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let run = class.grade(&["--timeout", "20"], &[]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(started.elapsed().as_secs() < 120, "{:?}", started.elapsed());
+    let row = &class.json()["trainees"][0];
+    let error = row["error"].as_str().unwrap_or_default();
+    assert!(error.contains("still running after 20 s"), "{row}");
+    assert!(
+        run.stdout.contains("Could not grade: slow"),
+        "{}",
+        run.stdout
+    );
+    let left = duct::cmd!(
+        "docker",
+        "ps",
+        "--all",
+        "--quiet",
+        "--filter",
+        "label=dev.microservices-lab.class"
+    )
+    .read()
+    .unwrap();
+    assert_eq!(left.trim(), "", "containers left behind");
+}

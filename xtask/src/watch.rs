@@ -233,7 +233,18 @@ fn next_stage(
 pub fn run(stages: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<bool> {
     let tree = tree(dir)?;
     let chosen: Vec<&'static Stage> = if stages.is_empty() {
-        STAGES.to_vec()
+        // The stages of this folder (a class may hand out only some).
+        let present: Vec<&'static Stage> = STAGES
+            .iter()
+            .copied()
+            .filter(|s| tree.join(s.id).is_dir())
+            .collect();
+        anyhow::ensure!(
+            !present.is_empty(),
+            "{}: no stage folders in it (like 01-health); give --dir the folder that holds them",
+            tree.display()
+        );
+        present
     } else {
         stages.iter().map(|s| find(s)).collect::<Result<_, _>>()?
     };
@@ -244,7 +255,20 @@ pub fn run(stages: Vec<String>, dir: Option<PathBuf>) -> anyhow::Result<bool> {
         .as_deref()
         .and_then(|c| chosen.iter().position(|s| s.id == c))
         .unwrap_or(0);
-    let mut current = next_stage(&chosen, &progress, start);
+    // Stages named on the command line are checked even if they passed
+    // before (the trainee wants to see them); otherwise the first one left.
+    let mut current = if stages.is_empty() {
+        next_stage(&chosen, &progress, start)
+    } else {
+        Some(chosen[0])
+    };
+    if current.is_none() {
+        println!(
+            "✓ Every stage has passed already (see {}). Name a stage to check it again, like `cargo xtask watch 01`.",
+            progress::FILE
+        );
+        return Ok(true);
+    }
     let keys = keys();
     let mut keys_open = true;
     let mut banner: Option<String> = None;

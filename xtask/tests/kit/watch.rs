@@ -314,3 +314,26 @@ fn the_progress_file_is_ignored_by_git() {
         "{gitignore}"
     );
 }
+
+/// Every stage of the folder passed before: the watch says so and ends
+/// instead of waiting; a folder without stage folders is refused.
+#[test]
+fn a_finished_course_says_so_and_ends() {
+    let tree = Tree::new(&["04-kubernetes"]);
+    std::fs::write(
+        tree.clone.join(".lab-progress"),
+        "current 04-kubernetes\npassed 04-kubernetes\n",
+    )
+    .unwrap();
+    let dir = tree.exercises();
+    let run = support::xtask(&["watch", "--dir", dir.to_str().unwrap()]);
+    assert!(run.success, "{run:?}");
+    assert!(
+        run.stdout.contains("Every stage has passed already"),
+        "{run:?}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let run = support::xtask(&["watch", "--dir", empty.path().to_str().unwrap()]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("no stage folders in it"), "{run:?}");
+}

@@ -94,6 +94,7 @@ async fn get_book_unknown_is_404() {
 // `OfflineStore` that implements `BookStore` (with `#[async_trait]`, like
 // `PgBookStore` in src/store.rs), every method failing with
 // `StoreError::Unavailable`, as a store whose database is down would.
+
 #[tokio::test]
 async fn store_unavailable_is_503() {
     // TODO 3 (2 of 2): with your `OfflineStore` (`send` takes any `BookStore`),

@@ -128,6 +128,7 @@ async fn get_book_unknown_is_404() {
 // ANCHOR: starter| // `OfflineStore` that implements `BookStore` (with `#[async_trait]`, like
 // ANCHOR: starter| // `PgBookStore` in src/store.rs), every method failing with
 // ANCHOR: starter| // `StoreError::Unavailable`, as a store whose database is down would.
+// ANCHOR: starter|
 // ANCHOR: starter
 // ANCHOR: offline
 /// A fake written by hand: the trait implemented by a struct of our own.

@@ -192,6 +192,8 @@ pub const TESTS_BY_TODO: &[(u32, &[&str])] = &[
             "list_books_filters_title_and_author_ignoring_case",
             "invalid_books_are_422_listing_every_failing_field",
             "database_outage_gives_503_and_recovers_by_itself",
+            "sigterm_ends_within_the_deadline_despite_a_half_sent_request",
+            "idle_connections_do_not_delay_a_shutdown",
         ],
     ),
     (

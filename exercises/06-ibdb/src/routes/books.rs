@@ -53,7 +53,7 @@ pub async fn replace(
     Path(id): Path<i64>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<Json<Book>, ApiError> {
-    // TODO 8: validate, UPDATE ... RETURNING, 404 when no row was updated.
+    // TODO 11: validate, UPDATE ... RETURNING, 404 when no row was updated.
     todo!("PUT /books/{{id}}")
 }
 
@@ -62,7 +62,7 @@ pub async fn delete(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    // TODO 9: DELETE, then 204, or 404 when no row was affected.
+    // TODO 12: DELETE, then 204, or 404 when no row was affected.
     todo!("DELETE /books/{{id}}")
 }
 

@@ -18,7 +18,7 @@ pub async fn list(
     Path(book_id): Path<i64>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Page<Review>>, ApiError> {
-    // TODO 11: 404 for an unknown book, else one page of its reviews, newest
+    // TODO 9: 404 for an unknown book, else one page of its reviews, newest
     // first, with the total.
     todo!("GET /books/{{id}}/reviews")
 }
@@ -30,7 +30,7 @@ pub async fn create(
     Path(book_id): Path<i64>,
     JsonBody(input): JsonBody<ReviewInput>,
 ) -> Result<(StatusCode, Json<Review>), ApiError> {
-    // TODO 10: validate, then insert the review AND add its rating to the
+    // TODO 8: validate, then insert the review AND add its rating to the
     // book, so that 200 concurrent reviews are all counted. 404 for an
     // unknown book.
     todo!("POST /books/{{id}}/reviews")
@@ -41,7 +41,7 @@ pub async fn delete(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    // TODO 12: delete the review and subtract it from its book's summary.
+    // TODO 10: delete the review and subtract it from its book's summary.
     // `DELETE /books/{id}` locks the book, then its reviews: lock them in
     // the same order here (a transaction, the book `FOR UPDATE` first), or
     // the two requests deadlock (`tests/reliability.rs` tries).

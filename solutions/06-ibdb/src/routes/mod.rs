@@ -8,10 +8,7 @@ pub mod reviews;
 use std::{
     future::Future,
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::AtomicBool,
-    },
+    sync::{Arc, atomic::AtomicBool},
     task::{Context, Poll},
 };
 // ANCHOR: starter

@@ -147,6 +147,7 @@ async fn deleting_a_book_while_its_reviews_are_deleted_never_fails() {
 }
 // ANCHOR_END: deadlock
 
+// ANCHOR: assert_sql_safe
 #[tokio::test]
 async fn deadlocks_and_serialization_failures_are_503_with_retry_after() {
     let app = spawn_app().await;
@@ -162,6 +163,7 @@ async fn deadlocks_and_serialization_failures_are_503_with_retry_after() {
         assert_eq!(response.headers()["retry-after"], "1", "{code}");
     }
 }
+// ANCHOR_END: assert_sql_safe
 
 // ---- The whole program: settings, start-up, shutdown ----------------------
 

@@ -1,14 +1,15 @@
 //! Extractors that reject bad input with problem documents (see `error.rs`)
 //! instead of axum's plain-text rejections.
 
+use axum::{body::Bytes, http::StatusCode};
 use axum::{
-    body::Bytes,
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
+use crate::error::FieldError;
 
 /// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -5,11 +5,13 @@
 //! detail leaks to clients.
 
 use axum::{
-    Json,
     extract::rejection::{PathRejection, QueryRejection},
-    http::{StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
+// ANCHOR: starter
+use axum::{Json, http::header};
+// ANCHOR_END: starter
 use serde::Serialize;
 
 // ANCHOR: error
@@ -70,6 +72,7 @@ impl FieldError {
 }
 
 // ANCHOR: problem
+// ANCHOR: starter
 /// RFC 9457 problem details. `type` is always `about:blank`, which tells
 /// clients that `title` is just the HTTP reason phrase.
 #[derive(Debug, Serialize)]
@@ -82,8 +85,14 @@ struct Problem {
     errors: Option<Vec<FieldError>>,
 }
 
+// ANCHOR_END: starter
 impl ApiError {
     pub fn status(&self) -> StatusCode {
+        // ANCHOR: starter| // TODO 2 (1 of 2): the HTTP status of each case: 400, 422, 404, 409, 413,
+        // ANCHOR: starter| // 415, 503 (both `Unavailable` and `TryAgain`), 408, 414, 431, the
+        // ANCHOR: starter| // status `Http` carries, and 500 for `Internal`. See openapi.yaml.
+        // ANCHOR: starter| todo!("TODO 2: the status of {self:?}")
+        // ANCHOR: starter
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,11 +107,21 @@ impl ApiError {
             Self::Http(status, _) => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+        // ANCHOR_END: starter
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // ANCHOR: starter| // TODO 2 (2 of 2): answer with an RFC 9457 problem document: a JSON
+        // ANCHOR: starter| // body with `type` ("about:blank"), `title` (the reason phrase of the
+        // ANCHOR: starter| // status), `status`, `detail` (the error's message) and, for
+        // ANCHOR: starter| // `Validation` only, `errors`; the header `content-type:
+        // ANCHOR: starter| // application/problem+json`; `Retry-After: 1` on a 503. Log the
+        // ANCHOR: starter| // source of `Internal`, `Unavailable` and `TryAgain` (`tracing::error!`,
+        // ANCHOR: starter| // `warn!`): the client never sees it.
+        // ANCHOR: starter| todo!("TODO 2: the problem document for {self:?}")
+        // ANCHOR: starter
         let status = self.status();
         match &self {
             Self::Internal(source) => tracing::error!(error = %source, "internal error"),
@@ -136,6 +155,7 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         response
+        // ANCHOR_END: starter
     }
 }
 // ANCHOR_END: problem
@@ -143,7 +163,7 @@ impl IntoResponse for ApiError {
 // ANCHOR: from_sqlx
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        // ANCHOR: starter| // TODO 4: decide what each database error means for the client:
+        // ANCHOR: starter| // TODO 6: decide what each database error means for the client:
         // ANCHOR: starter| // `is_unavailable(&error)` → `Unavailable`; SQLSTATE 40P01 (deadlock)
         // ANCHOR: starter| // or 40001 (serialization failure) → `TryAgain`; a unique violation
         // ANCHOR: starter| // (the ISBN) → `Conflict`; anything else → `Internal`. See

@@ -1,14 +1,19 @@
 //! Extractors that reject bad input with problem documents (see `error.rs`)
 //! instead of axum's plain-text rejections.
 
+// ANCHOR: starter
+use axum::{body::Bytes, http::StatusCode};
+// ANCHOR_END: starter
 use axum::{
-    body::Bytes,
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
+// ANCHOR: starter
+use crate::error::FieldError;
+// ANCHOR_END: starter
 
 /// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -73,6 +78,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        // ANCHOR: starter| // TODO 3: read the body as JSON, answering with an `ApiError` when it is not:
+        // ANCHOR: starter| // no JSON content type (`is_json` below) → 415; a body over the limit
+        // ANCHOR: starter| // → 413; bytes that are not JSON → 400; JSON of the wrong shape (a
+        // ANCHOR: starter| // string where a number belongs...) → 422 naming the field.
+        // ANCHOR: starter| let _ = (request, state, is_json, BODY_LIMIT);
+        // ANCHOR: starter| todo!("TODO 3: the JSON body")
+        // ANCHOR: starter
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -102,6 +114,7 @@ where
             ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
         })?;
         Ok(Self(value))
+        // ANCHOR_END: starter
     }
 }
 

@@ -4,27 +4,28 @@
 //! Each test says what the handler must do with the store (which method,
 //! which arguments, how often) and what the client must see.
 // ANCHOR: starter| //!
-// ANCHOR: starter| //! The helpers are written; the tests are yours (`TODO N:`). The first one is
-// ANCHOR: starter| //! sketched to show the shape: arrange the mock, send, assert.
+// ANCHOR: starter| //! The helpers are written; the tests are yours (`TODO N:`): arrange the
+// ANCHOR: starter| //! mock, send one request, assert what the client sees.
 // ANCHOR: starter| // Some helpers are unused until your tests use them: remove this line then.
 // ANCHOR: starter| #![allow(unused_imports, dead_code)]
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use axum::{
     body::Body,
     http::{Request, StatusCode, header},
 };
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::{
     handlers::router,
     models::{Book, NewBook, NewReview, Page, Paging, Review},
-    store::{MockBookStore, StoreError},
+    store::{BookStore, MockBookStore, StoreError},
 };
 // ANCHOR: starter
 
@@ -33,7 +34,7 @@ use crate::{
 /// Sends one request to the router built on `store`; returns status,
 /// headers and the JSON body (Null when empty).
 async fn send(
-    store: MockBookStore,
+    store: impl BookStore + 'static,
     request: Request<Body>,
 ) -> (StatusCode, axum::http::HeaderMap, Value) {
     let response = router(Arc::new(store)).oneshot(request).await.unwrap();
@@ -82,11 +83,9 @@ fn review(id: i64, book_id: i64, rating: i16) -> Review {
 // ANCHOR: get_book_found
 #[tokio::test]
 async fn get_book_returns_the_stored_book() {
-    // ANCHOR: starter| // TODO 1: expect `get_book` with `eq(7)` exactly once, returning `Ok(Some(book(7)))`;
-    // ANCHOR: starter| // GET /books/7 must answer 200 with that book as JSON.
-    // ANCHOR: starter| //     let mut store = MockBookStore::new();
-    // ANCHOR: starter| //     store.expect_get_book().with(eq(7)).times(1).returning(|id| Ok(Some(book(id))));
-    // ANCHOR: starter| //     let (status, _, body) = send(store, get("/books/7")).await;
+    // ANCHOR: starter| // TODO 1: a `MockBookStore` that expects `get_book` for book 7, exactly once,
+    // ANCHOR: starter| // and answers with `book(7)`; GET /books/7 (`send`, `get`) must answer 200
+    // ANCHOR: starter| // with that book as JSON. Arrange the mock, send, assert.
     // ANCHOR: starter| todo!("test 1")
     // ANCHOR: starter
     let mut store = MockBookStore::new();
@@ -125,20 +124,57 @@ async fn get_book_unknown_is_404() {
     // ANCHOR_END: starter
 }
 
+// ANCHOR: starter| // TODO 3 (1 of 2): a fake written by hand, as you would in Go: a unit struct
+// ANCHOR: starter| // `OfflineStore` that implements `BookStore` (with `#[async_trait]`, like
+// ANCHOR: starter| // `PgBookStore` in src/store.rs), every method failing with
+// ANCHOR: starter| // `StoreError::Unavailable`, as a store whose database is down would.
+// ANCHOR: starter|
+// ANCHOR: starter
+// ANCHOR: offline
+/// A fake written by hand: the trait implemented by a struct of our own.
+/// Every method fails as a store whose database is down would.
+struct OfflineStore;
+
+#[async_trait]
+impl BookStore for OfflineStore {
+    async fn get_book(&self, _id: i64) -> Result<Option<Book>, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+
+    async fn create_book(&self, _book: NewBook) -> Result<Book, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+
+    async fn get_reviews(
+        &self,
+        _book_id: i64,
+        _paging: Paging,
+    ) -> Result<Option<Page<Review>>, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+
+    async fn create_review(
+        &self,
+        _book_id: i64,
+        _review: NewReview,
+    ) -> Result<Option<Review>, StoreError> {
+        Err(StoreError::Unavailable)
+    }
+}
+// ANCHOR_END: offline
+
+// ANCHOR_END: starter
 // ANCHOR: unavailable
 #[tokio::test]
 async fn store_unavailable_is_503() {
-    // ANCHOR: starter| // TODO 3: the store fails with `StoreError::Unavailable`: 503.
+    // ANCHOR: starter| // TODO 3 (2 of 2): with your `OfflineStore` (`send` takes any `BookStore`),
+    // ANCHOR: starter| // GET /books/7 answers 503, as a problem document.
     // ANCHOR: starter| todo!("test 3")
     // ANCHOR: starter
-    let mut store = MockBookStore::new();
-    store
-        .expect_get_book()
-        .returning(|_| Err(StoreError::Unavailable));
-
-    let (status, _, body) = send(store, get("/books/7")).await;
+    let (status, headers, body) = send(OfflineStore, get("/books/7")).await;
 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
     assert_eq!(body["status"], 503);
     // ANCHOR_END: starter
 }
@@ -271,12 +307,14 @@ async fn invalid_review_is_422_and_never_reaches_the_store() {
 
 #[tokio::test]
 async fn review_of_unknown_book_is_404() {
-    // ANCHOR: starter| // TODO 9: the store's `create_review` returns `Ok(None)`: 404.
+    // ANCHOR: starter| // TODO 9: the store's `create_review`, called for book 7 with any review,
+    // ANCHOR: starter| // returns `Ok(None)`: 404.
     // ANCHOR: starter| todo!("test 9")
     // ANCHOR: starter
     let mut store = MockBookStore::new();
     store
         .expect_create_review()
+        .with(eq(7), always())
         .times(1)
         .returning(|_, _| Ok(None));
 
@@ -349,3 +387,30 @@ async fn list_reviews_defaults_and_limits_paging() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // ANCHOR_END: starter
 }
+
+// ANCHOR: starter| // STRETCH (optional, graded when present): a test named
+// ANCHOR: starter| // `invalid_book_is_422_and_never_reaches_the_store`: POST /books with a blank
+// ANCHOR: starter| // title and a `published_year` of 99999 answers 422 naming both fields, and
+// ANCHOR: starter| // the store's `create_book` is never called.
+// ANCHOR: starter
+#[tokio::test]
+async fn invalid_book_is_422_and_never_reaches_the_store() {
+    let mut store = MockBookStore::new();
+    store.expect_create_book().never();
+    let body = json!({ "title": "  ", "author": "Frank Herbert", "published_year": 99999 });
+
+    let (status, _, problem) = send(store, post_json("/books", body)).await;
+
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("a 422 problem lists its fields")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"title") && fields.contains(&"published_year"),
+        "{problem}"
+    );
+}
+// ANCHOR_END: starter

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::check::build::{self, cargo_test};
+use crate::check::build::{self, failed_tests, summary};
 use crate::check::database::database;
 use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
 use crate::check::service::{self, Launch, ShutdownHints, Started, expect_json};
@@ -21,7 +21,7 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
-    todos: &[1, 2, 3],
+    todos: &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     proof: Proof {
         starter: Expect::failing(&["GET /readyz"]),
         solution: Expect {
@@ -31,6 +31,7 @@ pub const STAGE: Stage = Stage {
                 "SIGTERM",
                 "cargo test",
             ],
+            skipped: &["stretch: ETag"],
             ..Expect::NOTHING
         },
         mutants: BROKEN,
@@ -38,17 +39,233 @@ pub const STAGE: Stage = Stage {
 };
 
 /// Broken copies the check must catch.
-const BROKEN: &[Mutant] = &[Mutant {
-    name: "edited tests",
-    base: Base::Solution,
-    edits: &[replace(
-        "tests/api.rs",
-        "assert_eq!(page[\"total\"], 5);",
-        "",
-    )],
-    needs: &[],
-    expect: Expect::only(&["tests unchanged"]),
-}];
+const BROKEN: &[Mutant] = &[
+    Mutant {
+        name: "edited tests",
+        base: Base::Solution,
+        edits: &[replace(
+            "tests/api.rs",
+            "assert_eq!(page[\"total\"], 5);",
+            "",
+        )],
+        needs: &[],
+        expect: Expect::only(&["tests unchanged"]),
+    },
+    // Each TODO the trainee writes in Rust (not SQL) is graded by tests whose
+    // failure the check attributes to it.
+    // Each TODO the trainee writes in Rust (not SQL) broken at once, and the
+    // stretch task done badly (a tag that never changes, and no 304): the
+    // failing tests are named under their TODOs, the first TODO in the hint.
+    // One broken copy for all: each costs a build and the whole test suite.
+    Mutant {
+        name: "TODOs 2, 3, 10 and 13 broken, and a bad ETag",
+        base: Base::Solution,
+        edits: &[
+            // TODO 2: problems with a wrong status field.
+            replace("src/error.rs", "status: status.as_u16(),", "status: 0,"),
+            // TODO 3: any content type accepted.
+            replace(
+                "src/extract.rs",
+                "if !is_json(request.headers()) {",
+                "if !is_json(request.headers()) && false {",
+            ),
+            // TODO 10: the transaction is never committed.
+            replace("src/routes/reviews.rs", "tx.commit().await?;", ""),
+            // TODO 13: the layer lets requests through before the migrations.
+            replace(
+                "src/routes/mod.rs",
+                "if self.migrated.load(Ordering::Acquire) {",
+                "if self.migrated.load(Ordering::Acquire) || true {",
+            ),
+            replace(
+                "src/routes/mod.rs",
+                "    api.layer(middleware).with_state(state)",
+                "    api.layer(middleware)\n        .layer(middleware::map_response(|mut r: Response| async move {\n            r.headers_mut().insert(header::ETAG, header::HeaderValue::from_static(\"\\\"x\\\"\"));\n            r\n        }))\n        .with_state(state)",
+            ),
+        ],
+        needs: &[],
+        expect: Expect {
+            failed: &["cargo test", "stretch: ETag"],
+            only: true,
+            seen: &[
+                "TODO 2: ",
+                "unknown_routes_are_404_problems",
+                "TODO 3: ",
+                "wrong_content_type_is_415",
+                "TODO 10: ",
+                "delete_review_updates_the_rating",
+                "TODO 13: ",
+                "the_api_answers_503_until_the_migrations_have_run",
+            ],
+            hint: "work on TODO 2 first",
+            ..Expect::NOTHING
+        },
+    },
+];
+
+/// The TODO each test of `tests/` belongs to: the last one it needs, in the
+/// order of the README's steps (so a test passes once its TODO and the ones
+/// before are done). Tests not listed pass on the starter.
+// ANCHOR: tests_by_todo
+pub const TESTS_BY_TODO: &[(u32, &[&str])] = &[
+    (1, &["root_and_healthz_answer_ok"]),
+    (
+        2,
+        &[
+            "unknown_routes_are_404_problems",
+            "non_numeric_or_overflowing_ids_are_400",
+            "a_wrong_method_is_a_405_problem_with_allow",
+            "a_long_url_is_a_414_problem",
+            "too_many_or_too_large_headers_are_a_431_problem",
+        ],
+    ),
+    (
+        3,
+        &[
+            "malformed_json_is_400",
+            "wrong_content_type_is_415",
+            "oversized_body_is_413",
+            "a_body_slower_than_the_request_timeout_is_a_408_problem",
+        ],
+    ),
+    (
+        4,
+        &[
+            "optional_book_fields_may_be_omitted_or_null",
+            "a_200_character_title_is_fine",
+        ],
+    ),
+    (
+        5,
+        &[
+            "create_book_returns_201_location_and_the_book",
+            "get_unknown_book_is_404",
+            "ids_are_written_one_way_only",
+            "metrics_count_requests_per_route_and_status",
+        ],
+    ),
+    (
+        6,
+        &[
+            "duplicate_isbn_is_409",
+            "deadlocks_and_serialization_failures_are_503_with_retry_after",
+        ],
+    ),
+    (
+        7,
+        &[
+            "list_books_pages_in_creation_order",
+            "list_books_limit_is_capped_and_checked",
+            "list_books_filters_title_and_author_ignoring_case",
+            "invalid_books_are_422_listing_every_failing_field",
+            "database_outage_gives_503_and_recovers_by_itself",
+            "sigterm_ends_within_the_deadline_despite_a_half_sent_request",
+            "idle_connections_do_not_delay_a_shutdown",
+        ],
+    ),
+    (
+        8,
+        &[
+            "create_review_returns_201_and_updates_the_rating",
+            "invalid_reviews_are_422",
+            "concurrent_reviews_are_all_counted",
+        ],
+    ),
+    (
+        9,
+        &[
+            "reviewing_an_unknown_book_is_404",
+            "list_reviews_newest_first_with_paging",
+        ],
+    ),
+    (10, &["delete_review_updates_the_rating"]),
+    (11, &["replace_book_updates_every_field"]),
+    (
+        12,
+        &[
+            "delete_book_removes_it_and_its_reviews",
+            "deleting_a_book_while_its_reviews_are_deleted_never_fails",
+        ],
+    ),
+    (
+        13,
+        &[
+            "the_api_answers_503_until_the_migrations_have_run",
+            "an_unreachable_database_is_named_while_healthz_answers",
+        ],
+    ),
+];
+// ANCHOR_END: tests_by_todo
+
+/// `cargo test`, with the failing tests grouped by the TODO they belong to
+/// and the hint pointing at the first of those TODOs.
+fn tests_by_todo(ck: &mut Checker) -> Result<(), Stop> {
+    // The panic message, not a backtrace, in the check's output.
+    let out = crate::cargo::run(
+        &ck.dir,
+        &["test", "--no-fail-fast", "--color=never"],
+        &[("RUST_BACKTRACE", "0")],
+    );
+    let result = match out {
+        Ok(out) if out.status.success() => Ok(summary(&out.stdout)),
+        Ok(out) => {
+            let failed = failing(&out.stdout);
+            let by_todo = group_by_todo(&failed);
+            let hint = match by_todo.first() {
+                Some((Some(todo), _)) => format!(
+                    "work on TODO {todo} first (README.md, step {todo}); \
+                     run one test with `cargo test --test api NAME` in {}",
+                    crate::paths::show(&ck.dir)
+                ),
+                _ => format!(
+                    "run `cargo test` in {} and fix the first failure",
+                    crate::paths::show(&ck.dir)
+                ),
+            };
+            let grouped = by_todo
+                .iter()
+                .map(|(todo, tests)| match todo {
+                    Some(todo) => format!("TODO {todo}: {}", tests.join(", ")),
+                    None => format!("not a TODO's test: {}", tests.join(", ")),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(Failure::new(
+                "`cargo test` to pass",
+                format!("{grouped}\n{}", failed_tests(&out.stdout, &out.stderr)),
+            )
+            .hint(hint))
+        }
+        Err(failure) => Err(failure),
+    };
+    ck.require("cargo test", result, Clone::clone).map(drop)
+}
+
+/// The names of the tests libtest reported as failed.
+fn failing(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(|name| name.rsplit("::").next().unwrap_or(name).to_string())
+        .collect()
+}
+
+/// Failing tests grouped by their TODO, in TODO order; unknown ones last.
+fn group_by_todo(failed: &[String]) -> Vec<(Option<u32>, Vec<String>)> {
+    let mut groups: Vec<(Option<u32>, Vec<String>)> = Vec::new();
+    for name in failed {
+        let todo = TESTS_BY_TODO
+            .iter()
+            .find(|(_, tests)| tests.contains(&name.as_str()))
+            .map(|(todo, _)| *todo);
+        match groups.iter_mut().find(|(t, _)| *t == todo) {
+            Some((_, tests)) => tests.push(name.clone()),
+            None => groups.push((todo, vec![name.clone()])),
+        }
+    }
+    groups.sort_by_key(|(todo, _)| todo.unwrap_or(u32::MAX));
+    groups
+}
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     tests_unchanged(ck)?;
@@ -76,9 +293,10 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
     let book = create_book(ck, &server.url("/books"))?;
     get_book(ck, &server.url(&book), &server.url("/books/987654321"))?;
     let review_url = server.url(&format!("{book}/reviews"));
+    stretch_etag(ck, &server.url(&book), &review_url);
     shutdown_under_load(ck, &server.url(&book), &review_url, &mut server)?;
     drop(db);
-    cargo_test(ck)
+    tests_by_todo(ck)
 }
 
 fn agent() -> ureq::Agent {
@@ -98,7 +316,7 @@ fn create_book(ck: &mut Checker, url: &str) -> Result<String, Stop> {
         .post(url)
         .header("content-type", "application/json")
         .send(body)
-        .map_err(|e| Failure::new("an answer to POST /books", e.to_string()).hint("see TODO 2"))
+        .map_err(|e| Failure::new("an answer to POST /books", e.to_string()).hint("the JSON body (TODO 3), then the INSERT (TODO 4)"))
         .and_then(|mut response| {
             let status = response.status().as_u16();
             let location = response
@@ -113,7 +331,7 @@ fn create_book(ck: &mut Checker, url: &str) -> Result<String, Stop> {
                     "201 with Location: /books/{id}",
                     format!("{status}, Location {location:?}, body {}", text.trim()),
                 )
-                .hint("INSERT ... RETURNING, then (StatusCode::CREATED, [(LOCATION, ..)], Json(book)) (TODO 2)")),
+                .hint("INSERT ... RETURNING, then 201 with a Location header and the book (TODO 4)")),
             }
         });
     ck.require("POST /books", result, |location| {
@@ -136,7 +354,7 @@ fn get_book(ck: &mut Checker, url: &str, unknown: &str) -> Result<(), Stop> {
                 ))
             }
         })
-        .map_err(|f| f.hint("SELECT the book by id (TODO 3)"));
+        .map_err(|f| f.hint("SELECT the book by id (TODO 5)"));
     ck.require("GET /books/{id}", found, |()| "200 with the book".into())?;
     let missing = crate::http::get(unknown, Duration::from_secs(10))
         .map_err(|e| Failure::new("an answer", e))
@@ -151,9 +369,93 @@ fn get_book(ck: &mut Checker, url: &str, unknown: &str) -> Result<(), Stop> {
                 ))
             }
         })
-        .map_err(|f| f.hint("no row means `not_found(id)` (TODO 3)"));
+        .map_err(|f| f.hint("no row means `not_found(id)` (TODO 5), answered as a problem document (TODO 2)"));
     ck.require("unknown book", missing, |()| "404 problem".into())?;
     Ok(())
+}
+
+/// The optional stretch task, graded when present: an `ETag` on
+/// `GET /books/{id}`, a 304 for `If-None-Match` with it, and a new tag once
+/// the book has changed (a review).
+fn stretch_etag(ck: &mut Checker, url: &str, review_url: &str) {
+    const CHECK: &str = "stretch: ETag";
+    const HINT: &str = "the stretch task in README.md: compare If-None-Match with the book's tag, answer 304 with no body";
+    let agent = agent();
+    let tag = |agent: &ureq::Agent| -> Result<Option<String>, String> {
+        let response = agent.get(url).call().map_err(|e| e.to_string())?;
+        Ok(response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string))
+    };
+    let etag = match tag(&agent) {
+        Ok(Some(etag)) => etag,
+        Ok(None) => {
+            ck.skip(
+                CHECK,
+                "optional, not attempted (no ETag header on GET /books/{id})",
+                "see \"Stretch\" in the stage's README.md",
+            );
+            return;
+        }
+        Err(e) => {
+            ck.fail(CHECK, "no answer", Failure::new("an answer to GET /books/{id}", e));
+            return;
+        }
+    };
+    let seen = agent
+        .get(url)
+        .header("if-none-match", &etag)
+        .call()
+        .map(|mut r| {
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            (r.status().as_u16(), body)
+        });
+    match seen {
+        Ok((304, body)) if body.is_empty() => {}
+        Ok((status, body)) => {
+            ck.fail(
+                CHECK,
+                "If-None-Match with the current tag is not a 304",
+                Failure::new(
+                    format!("304 Not Modified with no body for If-None-Match: {etag}"),
+                    format!("{status} {}", body.trim()),
+                )
+                .hint(HINT),
+            );
+            return;
+        }
+        Err(e) => {
+            ck.fail(CHECK, "no answer", Failure::new("an answer", e.to_string()));
+            return;
+        }
+    }
+    let reviewed = agent
+        .post(review_url)
+        .header("content-type", "application/json")
+        .send(r#"{"rating":5}"#)
+        .map(|r| r.status().as_u16());
+    match (reviewed, tag(&agent)) {
+        (Ok(201), Ok(Some(after))) if after != etag => {
+            ck.pass(CHECK, format!("304 for {etag}, a new tag after a review"));
+        }
+        (Ok(201), after) => ck.fail(
+            CHECK,
+            "the tag did not change with the book",
+            Failure::new(
+                format!("an ETag other than {etag} after a review"),
+                format!("{after:?}"),
+            )
+            .hint("derive the tag from what changes: the review count, say (the stretch task in README.md)"),
+        ),
+        (reviewed, _) => ck.fail(
+            CHECK,
+            "could not review the book",
+            Failure::new("201 to POST /books/{id}/reviews", format!("{reviewed:?}"))
+                .hint("TODO 8"),
+        ),
+    }
 }
 
 // ANCHOR: sigterm_load
@@ -238,3 +540,38 @@ fn shutdown_under_load(
     service::graceful_shutdown(ck, &mut server.process, Duration::from_secs(10), hints)
 }
 // ANCHOR_END: sigterm_load
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every test named in TESTS_BY_TODO is a test of the reference, once.
+    #[test]
+    fn every_test_by_todo_exists_once() {
+        let root = crate::paths::root().join("solutions/06-ibdb/tests");
+        let sources = ["api.rs", "reliability.rs"]
+            .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+            .join("\n");
+        let mut seen = std::collections::HashSet::new();
+        for (todo, tests) in TESTS_BY_TODO {
+            for test in *tests {
+                assert!(
+                    sources.contains(&format!("async fn {test}()")),
+                    "TODO {todo}: no test {test}"
+                );
+                assert!(seen.insert(*test), "{test} is listed twice");
+            }
+        }
+    }
+
+    #[test]
+    fn failures_are_grouped_in_todo_order() {
+        let out = "test delete_review_updates_the_rating ... FAILED\n\
+                   test x::wrong_content_type_is_415 ... FAILED\n\
+                   test mystery ... FAILED\ntest root_and_healthz_answer_ok ... ok\n";
+        let groups = group_by_todo(&failing(out));
+        assert_eq!(groups[0], (Some(3), vec!["wrong_content_type_is_415".into()]));
+        assert_eq!(groups[1], (Some(10), vec!["delete_review_updates_the_rating".into()]));
+        assert_eq!(groups[2], (None, vec!["mystery".into()]));
+    }
+}

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::check::build::{failed_tests, run_tests, summary};
-use crate::check::proof::{Base, Edit, Expect, Mutant, Proof};
+use crate::check::proof::{Base, Edit, Expect, Mutant, Proof, replace};
 use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
 use crate::tools::Tool;
@@ -21,7 +21,8 @@ pub const STAGE: Stage = Stage {
     proof: Proof {
         starter: Expect::only(&["cargo test"]),
         solution: Expect {
-            at_least: ("catches: ", 10),
+            at_least: ("catches: ", 13),
+            passed: &["stretch: invalid books reach the store"],
             ..Expect::NOTHING
         },
         mutants: BROKEN,
@@ -42,17 +43,103 @@ const BROKEN: &[Mutant] = &[
         needs: &[],
         expect: Expect {
             only: true,
-            at_least: ("catches: ", 10),
+            at_least: ("catches: ", 13),
+            skipped: &["stretch: invalid books reach the store"],
+            ..Expect::NOTHING
+        },
+    },
+    // One TODO's test that asserts nothing is caught by its own mutant,
+    // even though other tests fail with that mutant too; and a stretch test
+    // that is present is graded like the others. (One broken copy for both:
+    // each copy costs a build per mutant of the handlers.)
+    Mutant {
+        name: "TODO 4's test and the stretch test assert nothing",
+        base: Base::Solution,
+        edits: &[
+            replace(
+                "src/handler_tests.rs",
+                "    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);\n    assert!(\n        !body.to_string().contains(\"relation\"),\n        \"no database detail leaks: {body}\"\n    );\n",
+                "    let _ = (status, body);\n",
+            ),
+            replace(
+                "src/handler_tests.rs",
+                "    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);\n    let fields",
+                "    let _ = status;\n    let fields",
+            ),
+            replace(
+                "src/handler_tests.rs",
+                "    store.expect_create_book().never();\n    let body",
+                "    store.expect_create_book().returning(|_| Ok(book(1)));\n    let body",
+            ),
+            replace(
+                "src/handler_tests.rs",
+                "        .expect(\"a 422 problem lists its fields\")",
+                "        .map_or(&[][..], Vec::as_slice)",
+            ),
+            replace(
+                "src/handler_tests.rs",
+                "    assert!(\n        fields.contains(&\"title\") && fields.contains(&\"published_year\"),\n        \"{problem}\"\n    );\n",
+                "    let _ = fields;\n",
+            ),
+        ],
+        needs: &[],
+        expect: Expect {
+            failed: &[
+                "catches: a store failure leaks its message to the client",
+                "stretch: invalid books reach the store",
+            ],
+            only: true,
+            message: "store_failure_is_500_without_details still passes",
+            hint: "TODO 4",
             ..Expect::NOTHING
         },
     },
 ];
 
 // ANCHOR: mutants
-/// Broken variants of the reference `src/handlers.rs`: (name, the text to
-/// find, what to put instead). Each names a bug a good test suite catches.
-pub const MUTANTS: &[(&str, &str, &str)] = &[
-    (
+/// A broken variant of the reference `src/handlers.rs`, and the trainee's
+/// test that must catch it: `test` (the function of `src/handler_tests.rs`
+/// that `todo` asks for) must fail with `to` in place of `from`. Other tests
+/// may fail too; this one must, so every TODO is graded by its own test.
+pub struct Mutation {
+    pub todo: &'static str,
+    pub test: &'static str,
+    /// The bug, as the check names it.
+    pub name: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+    /// An optional stretch test: graded when present, else reported as skipped.
+    pub stretch: bool,
+}
+
+const fn todo(
+    todo: &'static str,
+    test: &'static str,
+    name: &'static str,
+    from: &'static str,
+    to: &'static str,
+) -> Mutation {
+    Mutation {
+        todo,
+        test,
+        name,
+        from,
+        to,
+        stretch: false,
+    }
+}
+
+pub const MUTANTS: &[Mutation] = &[
+    todo(
+        "TODO 1",
+        "get_book_returns_the_stored_book",
+        "get_book asks the store for another book",
+        "store\n        .get_book(id)\n        .await?",
+        "store\n        .get_book(id + 1)\n        .await?",
+    ),
+    todo(
+        "TODO 2",
+        "get_book_unknown_is_404",
         "unknown book answers 500, not 404",
         r#"store
         .get_book(id)
@@ -65,47 +152,65 @@ pub const MUTANTS: &[(&str, &str, &str)] = &[
         .map(Json)
         .ok_or_else(|| ApiError::Internal("#,
     ),
-    (
+    todo(
+        "TODO 3",
+        "store_unavailable_is_503",
         "a store outage answers 500, not 503",
         "store\n        .get_book(id)\n        .await?",
         "store\n        .get_book(id)\n        .await\n        .map_err(|e| ApiError::Internal(e.to_string()))?",
     ),
-    (
+    todo(
+        "TODO 4",
+        "store_failure_is_500_without_details",
         "a store failure leaks its message to the client",
         "store\n        .get_book(id)\n        .await?",
         "store\n        .get_book(id)\n        .await\n        .map_err(|e| ApiError::BadRequest(e.to_string()))?",
     ),
-    (
+    todo(
+        "TODO 5",
+        "create_book_stores_the_validated_book_and_returns_201",
         "create_book answers 200, not 201",
         "StatusCode::CREATED,\n        [(header::LOCATION, location)],",
         "StatusCode::OK,\n        [(header::LOCATION, location)],",
     ),
-    (
+    todo(
+        "TODO 5",
+        "create_book_stores_the_validated_book_and_returns_201",
         "create_book passes the untrimmed input to the store",
         "let book = store.create_book(input.validate()?).await?;",
         "let raw = crate::models::NewBook { title: input.title.clone().unwrap_or_default(), author: input.author.clone().unwrap_or_default(), isbn: input.isbn.clone(), published_year: input.published_year.map(|y| y as i32) };\n    input.validate()?;\n    let book = store.create_book(raw).await?;",
     ),
-    (
+    todo(
+        "TODO 6",
+        "create_book_duplicate_isbn_is_409",
         "a duplicate ISBN answers 500, not 409",
         "let book = store.create_book(input.validate()?).await?;",
         "let book = store.create_book(input.validate()?).await.map_err(|e| ApiError::Internal(e.to_string()))?;",
     ),
-    (
-        "invalid reviews reach the store",
-        "let review = input.validate()?;",
-        "let review = crate::models::NewReview { rating: input.rating.unwrap_or(0) as i16, comment: input.comment.clone().unwrap_or_default().trim().to_string() };\n    let _ = input.validate();",
-    ),
-    (
+    todo(
+        "TODO 7",
+        "create_review_passes_book_and_review_to_the_store",
         "create_review stores the review under the wrong book",
         ".create_review(book_id, review)",
         ".create_review(book_id + 1, review)",
     ),
-    (
+    todo(
+        "TODO 7",
+        "create_review_passes_book_and_review_to_the_store",
         "create_review drops the comment",
         ".create_review(book_id, review)",
         ".create_review(book_id, crate::models::NewReview { comment: String::new(), ..review })",
     ),
-    (
+    todo(
+        "TODO 8",
+        "invalid_review_is_422_and_never_reaches_the_store",
+        "invalid reviews reach the store",
+        "let review = input.validate()?;",
+        "let review = crate::models::NewReview { rating: input.rating.unwrap_or(0) as i16, comment: input.comment.clone().unwrap_or_default().trim().to_string() };\n    let _ = input.validate();",
+    ),
+    todo(
+        "TODO 9",
+        "review_of_unknown_book_is_404",
         "a review of an unknown book answers 201",
         r#".map(|review| (StatusCode::CREATED, Json(review)))
         .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {book_id}")))"#,
@@ -113,16 +218,30 @@ pub const MUTANTS: &[(&str, &str, &str)] = &[
         .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {book_id}")))
         .or_else(|_| Ok((StatusCode::CREATED, Json(crate::models::Review { id: 0, book_id, rating: 1, comment: String::new(), created_at: chrono::Utc::now() }))))"#,
     ),
-    (
+    todo(
+        "TODO 10",
+        "list_reviews_passes_the_paging_from_the_query",
         "list_reviews ignores the paging of the query",
         ".get_reviews(book_id, query.paging()?)",
         ".get_reviews(book_id, crate::models::PageQuery::default().paging()?)",
     ),
-    (
+    todo(
+        "TODO 11",
+        "list_reviews_defaults_and_limits_paging",
         "list_reviews lets any limit through",
         ".get_reviews(book_id, query.paging()?)",
         ".get_reviews(book_id, crate::models::Paging { limit: query.limit.unwrap_or(20), offset: query.offset.unwrap_or(0) })",
     ),
+    Mutation {
+        stretch: true,
+        ..todo(
+            "the stretch task",
+            "invalid_book_is_422_and_never_reaches_the_store",
+            "invalid books reach the store",
+            "let book = store.create_book(input.validate()?).await?;",
+            "let book = store.create_book(input.validate().unwrap_or_else(|_| crate::models::NewBook { title: String::new(), author: String::new(), isbn: None, published_year: None })).await?;",
+        )
+    },
 ];
 // ANCHOR_END: mutants
 
@@ -136,43 +255,123 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         )
     })?;
     let out = run_tests(&ck.dir, &[]);
+    let tests = match &out {
+        Ok((_, stdout, _)) => outcomes(stdout),
+        Err(_) => Vec::new(),
+    };
     let result = match out {
         Ok((true, stdout, _)) => Ok(summary(&stdout)),
         Ok((false, stdout, stderr)) => Err(Failure::new(
             "`cargo test` to pass",
             failed_tests(&stdout, &stderr),
         )
-        .hint("write the tests of src/handler_tests.rs (TODO 1 to 11); each todo!() fails")),
+        .hint(format!(
+            "write the tests of src/handler_tests.rs (TODO 1 to 11), in order; each todo!() fails{}",
+            first_todo(&tests)
+                .map(|t| format!(" (next: {t})"))
+                .unwrap_or_default()
+        ))),
         Err(e) => Err(Failure::new("cargo to run", e)),
     };
     ck.require("cargo test", result, Clone::clone)?;
 
-    for (name, from, to) in MUTANTS {
-        let check = format!("catches: {name}");
-        let Some(mutant) = mutate(&handlers, from, to) else {
+    // Each mutant is compiled and tested once; the tests that fail are read
+    // from libtest's output. Mutants of one text share nothing, so they run
+    // one after the other.
+    for mutation in MUTANTS {
+        let check = format!("catches: {}", mutation.name);
+        let present = tests.iter().any(|(name, _)| name == mutation.test);
+        if !present {
+            if mutation.stretch {
+                ck.skip(
+                    &format!("stretch: {}", mutation.name),
+                    format!("optional, not attempted (no test `{}`)", mutation.test),
+                    "see \"Stretch\" in the stage's README.md",
+                );
+            } else {
+                ck.fail(
+                    &check,
+                    format!("there is no test `{}`", mutation.test),
+                    Failure::new(
+                        format!("the test `{}` of {}", mutation.test, mutation.todo),
+                        "no test of that name ran",
+                    )
+                    .hint(format!(
+                        "keep the names of the starter's test functions ({}); the check grades each TODO by its test",
+                        mutation.todo
+                    )),
+                );
+            }
+            continue;
+        }
+        let check = if mutation.stretch {
+            format!("stretch: {}", mutation.name)
+        } else {
+            check
+        };
+        let Some(mutant) = mutate(&handlers, mutation.from, mutation.to) else {
             ck.fail(
                 &check,
                 "the mutation no longer applies to the reference handlers",
                 Failure::new(
                     "the text to replace in solutions/07-mocks/src/handlers.rs",
-                    *from,
+                    mutation.from,
                 )
                 .hint("update MUTANTS in xtask/src/stages/07-mocks.rs"),
             );
             continue;
         };
         match run_mutant(&ck.dir, &mutant) {
-            Ok(false) => ck.pass(&check, "at least one test fails"),
-            Ok(true) => ck.fail(
+            Ok(failed) if failed.iter().any(|t| t == mutation.test) => {
+                ck.pass(&check, format!("{} fails ({})", mutation.test, mutation.todo))
+            }
+            Ok(failed) => ck.fail(
                 &check,
-                "every test still passes",
-                Failure::new("at least one failing test", "all tests pass")
-                    .hint("assert the status and body, and tell the mock which arguments and how many calls to expect"),
+                format!("{} still passes", mutation.test),
+                Failure::new(
+                    format!("`{}` to fail with this bug in the handlers", mutation.test),
+                    if failed.is_empty() {
+                        "every test passes".to_string()
+                    } else {
+                        format!("it passes (other tests fail: {})", failed.join(", "))
+                    },
+                )
+                .hint(format!(
+                    "{}: assert the status and body in `{}`, and tell the mock which arguments and how many calls to expect",
+                    mutation.todo, mutation.test
+                )),
             ),
             Err(e) => ck.fail(&check, "could not run", Failure::new("cargo test to run", e)),
         }
     }
     Ok(())
+}
+
+/// Each test libtest reported (`test handler_tests::NAME ... ok|FAILED`):
+/// its function name and whether it passed.
+pub fn outcomes(stdout: &str) -> Vec<(String, bool)> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("test ")?;
+            let (path, result) = rest.split_once(" ... ")?;
+            let name = path.rsplit("::").next()?.to_string();
+            match result.trim() {
+                "ok" => Some((name, true)),
+                "FAILED" => Some((name, false)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The TODO of the first failing graded test, in the order of the TODOs.
+fn first_todo(tests: &[(String, bool)]) -> Option<&'static str> {
+    MUTANTS
+        .iter()
+        .filter(|m| !m.stretch)
+        .find(|m| tests.iter().any(|(name, ok)| name == m.test && !ok))
+        .map(|m| m.todo)
 }
 
 /// `from` replaced by `to`, once; `None` when `from` does not occur.
@@ -181,9 +380,10 @@ pub fn mutate(source: &str, from: &str, to: &str) -> Option<String> {
 }
 
 /// Copies the stage (without build output) to a temporary folder, puts the
-/// mutant in place of `src/handlers.rs`, and runs the tests there. A mutant
-/// that does not compile is an error in MUTANTS, not a caught bug.
-fn run_mutant(dir: &Path, handlers: &str) -> Result<bool, String> {
+/// mutant in place of `src/handlers.rs`, runs the tests there and returns
+/// the names of those that failed. A mutant that does not compile is an
+/// error in MUTANTS, not a caught bug.
+fn run_mutant(dir: &Path, handlers: &str) -> Result<Vec<String>, String> {
     let scratch = crate::scratch::copy_in(&std::env::temp_dir(), dir).map_err(|e| e.to_string())?;
     let copy = scratch.path.as_path();
     std::fs::write(copy.join("src/handlers.rs"), handlers).map_err(|e| e.to_string())?;
@@ -196,7 +396,11 @@ fn run_mutant(dir: &Path, handlers: &str) -> Result<bool, String> {
             crate::proc::tail(&stderr, 15)
         ));
     }
-    Ok(passed)
+    Ok(outcomes(&stdout)
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+        .collect())
 }
 
 #[cfg(test)]
@@ -209,12 +413,37 @@ mod tests {
     fn every_mutant_applies_to_the_reference_handlers() {
         let path = crate::paths::root().join("solutions/07-mocks/src/handlers.rs");
         let handlers = std::fs::read_to_string(path).unwrap();
-        for (name, from, to) in MUTANTS {
-            let mutant = mutate(&handlers, from, to);
+        for m in MUTANTS {
+            let mutant = mutate(&handlers, m.from, m.to);
             assert!(
                 mutant.is_some_and(|m| m != handlers),
-                "mutant {name:?} does not apply"
+                "mutant {:?} does not apply",
+                m.name
             );
         }
+    }
+
+    /// Every graded test is a test function of the reference.
+    #[test]
+    fn every_graded_test_is_in_the_reference_tests() {
+        let path = crate::paths::root().join("solutions/07-mocks/src/handler_tests.rs");
+        let tests = std::fs::read_to_string(path).unwrap();
+        for m in MUTANTS {
+            assert!(
+                tests.contains(&format!("async fn {}()", m.test)),
+                "{}: no test {}",
+                m.name,
+                m.test
+            );
+        }
+    }
+
+    #[test]
+    fn outcomes_reads_libtest_lines() {
+        let out = "running 2 tests\ntest handler_tests::a ... ok\ntest handler_tests::b ... FAILED\ntest c ... ignored\n";
+        assert_eq!(
+            outcomes(out),
+            vec![("a".to_string(), true), ("b".to_string(), false)]
+        );
     }
 }

@@ -21,7 +21,7 @@ pub async fn list(
     State(pool): State<PgPool>,
     Query(query): Query<BookQuery>,
 ) -> Result<Json<Page<Book>>, ApiError> {
-    // TODO 5: check the paging values and the search text (`query.paging()?`,
+    // TODO 7: check the paging values and the search text (`query.paging()?`,
     // `query.search()?`), select one page of books ordered by id, count all
     // matching books, and answer with a `Page`.
     todo!("GET /books")
@@ -32,7 +32,7 @@ pub async fn create(
     State(pool): State<PgPool>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // TODO 2: validate the input (`input.validate()?`), INSERT the book with
+    // TODO 4: validate the input (`input.validate()?`), INSERT the book with
     // RETURNING, and answer 201 with a `Location: /books/{id}` header and the
     // book as JSON.
     todo!("POST /books");
@@ -43,7 +43,7 @@ pub async fn create(
 
 /// `GET /books/{id}`.
 pub async fn get(State(pool): State<PgPool>, Path(id): Path<i64>) -> Result<Json<Book>, ApiError> {
-    // TODO 3: select the book; no row means `not_found(id)`.
+    // TODO 5: select the book; no row means `not_found(id)`.
     todo!("GET /books/{{id}}")
 }
 
@@ -53,7 +53,7 @@ pub async fn replace(
     Path(id): Path<i64>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<Json<Book>, ApiError> {
-    // TODO 6: validate, UPDATE ... RETURNING, 404 when no row was updated.
+    // TODO 11: validate, UPDATE ... RETURNING, 404 when no row was updated.
     todo!("PUT /books/{{id}}")
 }
 
@@ -62,7 +62,7 @@ pub async fn delete(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    // TODO 7: DELETE, then 204, or 404 when no row was affected.
+    // TODO 12: DELETE, then 204, or 404 when no row was affected.
     todo!("DELETE /books/{{id}}")
 }
 

@@ -36,7 +36,7 @@ pub async fn list(
     State(pool): State<PgPool>,
     Query(query): Query<BookQuery>,
 ) -> Result<Json<Page<Book>>, ApiError> {
-    // ANCHOR: starter| // TODO 5: check the paging values and the search text (`query.paging()?`,
+    // ANCHOR: starter| // TODO 7: check the paging values and the search text (`query.paging()?`,
     // ANCHOR: starter| // `query.search()?`), select one page of books ordered by id, count all
     // ANCHOR: starter| // matching books, and answer with a `Page`.
     // ANCHOR: starter| todo!("GET /books")
@@ -81,7 +81,7 @@ pub async fn create(
     State(pool): State<PgPool>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<impl IntoResponse, ApiError> {
-    // ANCHOR: starter| // TODO 2: validate the input (`input.validate()?`), INSERT the book with
+    // ANCHOR: starter| // TODO 4: validate the input (`input.validate()?`), INSERT the book with
     // ANCHOR: starter| // RETURNING, and answer 201 with a `Location: /books/{id}` header and the
     // ANCHOR: starter| // book as JSON.
     // ANCHOR: starter| todo!("POST /books");
@@ -116,7 +116,7 @@ pub async fn create(
 // ANCHOR: get
 /// `GET /books/{id}`.
 pub async fn get(State(pool): State<PgPool>, Path(id): Path<i64>) -> Result<Json<Book>, ApiError> {
-    // ANCHOR: starter| // TODO 3: select the book; no row means `not_found(id)`.
+    // ANCHOR: starter| // TODO 5: select the book; no row means `not_found(id)`.
     // ANCHOR: starter| todo!("GET /books/{{id}}")
     // ANCHOR: starter
     sqlx::query_as::<_, Book>(concat!(
@@ -139,7 +139,7 @@ pub async fn replace(
     Path(id): Path<i64>,
     JsonBody(input): JsonBody<BookInput>,
 ) -> Result<Json<Book>, ApiError> {
-    // ANCHOR: starter| // TODO 6: validate, UPDATE ... RETURNING, 404 when no row was updated.
+    // ANCHOR: starter| // TODO 11: validate, UPDATE ... RETURNING, 404 when no row was updated.
     // ANCHOR: starter| todo!("PUT /books/{{id}}")
     // ANCHOR: starter
     let book = input.validate()?;
@@ -165,7 +165,7 @@ pub async fn delete(
     State(pool): State<PgPool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    // ANCHOR: starter| // TODO 7: DELETE, then 204, or 404 when no row was affected.
+    // ANCHOR: starter| // TODO 12: DELETE, then 204, or 404 when no row was affected.
     // ANCHOR: starter| todo!("DELETE /books/{{id}}")
     // ANCHOR: starter
     let deleted = sqlx::query("DELETE FROM books WHERE id = $1")

@@ -839,6 +839,45 @@ mod tests {
     }
 
     #[test]
+    fn the_last_stage_copies_and_starts() {
+        let text = "FROM rust:1 AS builder\nRUN cargo build\nFROM gcr.io/distroless/cc-debian13:nonroot\nCOPY --from=builder /app/target/release/health /usr/local/bin/health\nCOPY --from=builder --chown=1:1 /a /b /opt/\nUSER 65532:65532\nENTRYPOINT [\"/usr/local/bin/health\"]\n";
+        let stages = build_stages(text);
+        assert_eq!(stages.len(), 2);
+        let copies = copies_from(&stages[1]);
+        assert_eq!(copies[0].stage, "builder");
+        assert_eq!(
+            copies[0].lands("/app/target/release/health"),
+            "/usr/local/bin/health"
+        );
+        assert_eq!(copies[1].lands("/a"), "/opt/a");
+        let (instruction, program) = start_program(&stages[1]).unwrap();
+        assert_eq!(
+            (instruction.line, program.as_str()),
+            (7, "/usr/local/bin/health")
+        );
+        assert_eq!(stage_user(&stages[1]), Some((6, "65532:65532".to_string())));
+        assert!(start_program(&build_stages("FROM x\nCMD /bin/x\n")[0]).is_none());
+    }
+
+    #[test]
+    fn images_without_a_c_library() {
+        assert!(has_no_libc("scratch"));
+        assert!(has_no_libc("gcr.io/distroless/static-debian13:nonroot"));
+        assert!(!has_no_libc("gcr.io/distroless/cc-debian13:nonroot"));
+        assert!(!has_no_libc("rust:1.95-slim-trixie"));
+    }
+
+    #[test]
+    fn dockerignore_lists_a_file() {
+        assert!(dockerignore_lists("target/\nDockerfile\n", "Dockerfile"));
+        assert!(!dockerignore_lists("target/\n", "Dockerfile"));
+        assert!(!dockerignore_lists(
+            "Dockerfile\n!Dockerfile\n",
+            "Dockerfile"
+        ));
+    }
+
+    #[test]
     fn memory_units() {
         assert_eq!(parse_memory("1.5MiB"), Some(1572864));
         assert_eq!(parse_memory("512KiB"), Some(524288));

@@ -398,10 +398,9 @@ fn without_docker_the_dockerfile_is_still_checked() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(run.check("docker build").unwrap()["status"], "failed");
 
+    // Docker is out of reach on purpose here: the build-and-run mutants are
+    // skipped by design, the static ones must be caught.
     let run = without_docker(&["selftest", "02", "03"], false);
-    for line in run.stdout.lines().filter(|l| l.contains(" SKIPPED")) {
-        support::visible(&format!("!!! {line}"));
-    }
     assert!(run.success, "{}", failures(&run));
     for caught in [
         "✓ 02-dockerfile: catches: the latest tag",

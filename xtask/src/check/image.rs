@@ -479,7 +479,9 @@ fn early_exit_hint(container: &Container) -> &'static str {
 
 /// The hint for a container that ended with `code` after printing `output`.
 pub fn early_exit_reason(code: Option<i64>, output: &str) -> &'static str {
-    if code == Some(0) && output.trim().is_empty() {
+    // (`proc::tail` writes "(no output)" for nothing.)
+    let silent = output.trim().is_empty() || output.trim() == "(no output)";
+    if code == Some(0) && silent {
         "it exited at once, with code 0 and no output: that is not the server but the dependency layer's placeholder `fn main() {}`. cargo took it for up to date because COPY kept the sources' old modification times: touch the sources before the second cargo build"
     } else if output.contains("exec ") && output.contains("no such file or directory") {
         "the binary is there, but what it needs to start is not: a Rust binary for the gnu target is linked against glibc (`ldd` on it lists libc.so.6 and ld-linux), and distroless/static and scratch have no C library. This is Go's habit: Go binaries are static (CGO_ENABLED=0), Rust has no such switch. Use gcr.io/distroless/cc-debian13:nonroot, or build a static binary (a musl target, or +crt-static with an explicit --target)"
@@ -544,6 +546,7 @@ mod tests {
     #[test]
     fn an_early_exit_is_told_apart() {
         assert!(early_exit_reason(Some(0), "\n").contains("placeholder"));
+        assert!(early_exit_reason(Some(0), "(no output)").contains("placeholder"));
         assert!(
             early_exit_reason(
                 Some(1),

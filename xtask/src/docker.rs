@@ -106,6 +106,126 @@ pub fn base_images(text: &str) -> Vec<From> {
     images
 }
 
+/// One build stage of a Dockerfile: its `FROM` and the instructions after it.
+#[derive(Debug, Clone)]
+pub struct BuildStage {
+    pub from: From,
+    pub instructions: Vec<Instruction>,
+}
+
+/// The build stages of a Dockerfile, in order (instructions before the first
+/// `FROM`, such as `ARG`, belong to none).
+pub fn build_stages(text: &str) -> Vec<BuildStage> {
+    let mut froms = froms(text).into_iter();
+    let mut out: Vec<BuildStage> = Vec::new();
+    for instruction in instructions(text) {
+        if instruction.keyword == "FROM" {
+            if let Some(from) = froms.next() {
+                out.push(BuildStage {
+                    from,
+                    instructions: Vec::new(),
+                });
+            }
+        } else if let Some(stage) = out.last_mut() {
+            stage.instructions.push(instruction);
+        }
+    }
+    out
+}
+
+/// A `COPY --from=STAGE SRC... DEST` of a build stage.
+#[derive(Debug, Clone)]
+pub struct CopyFrom {
+    pub line: usize,
+    pub stage: String,
+    pub sources: Vec<String>,
+    pub dest: String,
+}
+
+impl CopyFrom {
+    /// Where `source` lands: DEST itself for one file copied to a path not
+    /// ending in `/`, else DEST/basename.
+    pub fn lands(&self, source: &str) -> String {
+        let base = source
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(source);
+        if self.dest.ends_with('/') || self.dest == "." || self.sources.len() > 1 {
+            format!("{}/{base}", self.dest.trim_end_matches('/'))
+        } else {
+            self.dest.clone()
+        }
+    }
+}
+
+/// The `COPY --from=...` instructions of a stage (shell-like or JSON form).
+pub fn copies_from(stage: &BuildStage) -> Vec<CopyFrom> {
+    stage
+        .instructions
+        .iter()
+        .filter(|i| i.keyword == "COPY")
+        .filter_map(|i| {
+            let words = exec_words(&i.args)
+                .unwrap_or_else(|| i.args.split_whitespace().map(str::to_string).collect());
+            let from = words
+                .iter()
+                .find_map(|w| w.strip_prefix("--from="))?
+                .to_string();
+            let mut paths: Vec<String> =
+                words.into_iter().filter(|w| !w.starts_with("--")).collect();
+            let dest = paths.pop()?;
+            Some(CopyFrom {
+                line: i.line,
+                stage: from,
+                sources: paths,
+                dest,
+            })
+        })
+        .collect()
+}
+
+/// The words of a JSON (exec) form argument list, `None` for the shell form.
+pub fn exec_words(args: &str) -> Option<Vec<String>> {
+    let args = args.trim();
+    if !args.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(args).ok()
+}
+
+/// The program a stage starts: the first word of its last ENTRYPOINT, or
+/// of its last CMD when there is no ENTRYPOINT (JSON form only).
+pub fn start_program(stage: &BuildStage) -> Option<(&Instruction, String)> {
+    let last = |keyword: &str| {
+        stage
+            .instructions
+            .iter()
+            .rev()
+            .find(|i| i.keyword == keyword)
+    };
+    let instruction = last("ENTRYPOINT").or_else(|| last("CMD"))?;
+    let program = exec_words(&instruction.args)?.into_iter().next()?;
+    Some((instruction, program))
+}
+
+/// The user a stage's last `USER` instruction sets, with its line.
+pub fn stage_user(stage: &BuildStage) -> Option<(usize, String)> {
+    stage
+        .instructions
+        .iter()
+        .rev()
+        .find(|i| i.keyword == "USER")
+        .map(|i| (i.line, i.args.trim().to_string()))
+}
+
+/// Whether an image is one that holds no C library: `scratch` and
+/// distroless `static` (a binary linked against glibc cannot start there).
+pub fn has_no_libc(image: &str) -> bool {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    image == "scratch" || (image.contains("distroless/") && name.starts_with("static"))
+}
+
 /// Whether an image reference names a version: a tag other than `latest`, or a digest.
 pub fn is_pinned(image: &str) -> bool {
     if image.contains('@') {
@@ -639,6 +759,27 @@ pub fn dockerignore_excludes_target(text: &str) -> bool {
     excluded
 }
 
+/// Whether `.dockerignore` (text) excludes the file `name` at the top of
+/// the context (the last matching pattern decides, as in Docker).
+pub fn dockerignore_lists(text: &str, name: &str) -> bool {
+    let mut excluded = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (negated, pattern) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
+        let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
+        if pattern == name || pattern == "*" || pattern == "**" || pattern == format!("**/{name}") {
+            excluded = !negated;
+        }
+    }
+    excluded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,6 +836,45 @@ mod tests {
         assert!(dockerignore_excludes_target("*\n!src\n!Cargo.*\n"));
         assert!(!dockerignore_excludes_target("target\n!target\n"));
         assert!(!dockerignore_excludes_target(".git\n"));
+    }
+
+    #[test]
+    fn the_last_stage_copies_and_starts() {
+        let text = "FROM rust:1 AS builder\nRUN cargo build\nFROM gcr.io/distroless/cc-debian13:nonroot\nCOPY --from=builder /app/target/release/health /usr/local/bin/health\nCOPY --from=builder --chown=1:1 /a /b /opt/\nUSER 65532:65532\nENTRYPOINT [\"/usr/local/bin/health\"]\n";
+        let stages = build_stages(text);
+        assert_eq!(stages.len(), 2);
+        let copies = copies_from(&stages[1]);
+        assert_eq!(copies[0].stage, "builder");
+        assert_eq!(
+            copies[0].lands("/app/target/release/health"),
+            "/usr/local/bin/health"
+        );
+        assert_eq!(copies[1].lands("/a"), "/opt/a");
+        let (instruction, program) = start_program(&stages[1]).unwrap();
+        assert_eq!(
+            (instruction.line, program.as_str()),
+            (7, "/usr/local/bin/health")
+        );
+        assert_eq!(stage_user(&stages[1]), Some((6, "65532:65532".to_string())));
+        assert!(start_program(&build_stages("FROM x\nCMD /bin/x\n")[0]).is_none());
+    }
+
+    #[test]
+    fn images_without_a_c_library() {
+        assert!(has_no_libc("scratch"));
+        assert!(has_no_libc("gcr.io/distroless/static-debian13:nonroot"));
+        assert!(!has_no_libc("gcr.io/distroless/cc-debian13:nonroot"));
+        assert!(!has_no_libc("rust:1.95-slim-trixie"));
+    }
+
+    #[test]
+    fn dockerignore_lists_a_file() {
+        assert!(dockerignore_lists("target/\nDockerfile\n", "Dockerfile"));
+        assert!(!dockerignore_lists("target/\n", "Dockerfile"));
+        assert!(!dockerignore_lists(
+            "Dockerfile\n!Dockerfile\n",
+            "Dockerfile"
+        ));
     }
 
     #[test]

@@ -322,7 +322,22 @@ impl Printer {
                 .iter()
                 .filter(|c| c.status == Status::Skipped)
                 .count();
+            // Every failed step by name (a fix for the first rarely fixes
+            // the others), then the first one's words.
+            let failed: Vec<&str> = stage
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::Failed)
+                .map(|c| c.check.as_str())
+                .collect();
             let reason = match stage.status {
+                Status::Failed if failed.len() > 1 => first(Status::Failed).map(|r| {
+                    format!(
+                        ": {} steps: {}; first: {r}",
+                        failed.len(),
+                        failed.join(", ")
+                    )
+                }),
                 Status::Failed => first(Status::Failed).map(|r| format!(": {r}")),
                 Status::Skipped => first(Status::Skipped).map(|r| format!(": {r}")),
                 Status::Passed if skipped > 0 => first(Status::Skipped)

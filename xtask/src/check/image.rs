@@ -10,9 +10,52 @@ use crate::docker::{self, Build, Container};
 use crate::report::Failure;
 use crate::tools::Tool;
 
-/// The tag the check of stage `id` gives the image it builds.
-pub fn image_tag(id: &str) -> String {
-    format!("microservices-lab/{id}:check")
+/// The image a check builds: named after the stage and the folder checked
+/// (`:exercises`, `:solutions`, or `:dir-HASH` for any other folder), so a
+/// check of one copy never replaces the image of another (stage 03 compares
+/// its size with stage 02's). A scratch copy's image (the self-test's broken
+/// copies) is removed when the check ends.
+pub struct ImageTag {
+    pub name: String,
+    scratch: bool,
+}
+
+impl ImageTag {
+    pub fn for_folder(id: &str, dir: &Path) -> ImageTag {
+        ImageTag {
+            name: image_tag(id, dir),
+            scratch: dir.starts_with(crate::paths::target_dir()),
+        }
+    }
+}
+
+impl Drop for ImageTag {
+    fn drop(&mut self) {
+        if self.scratch {
+            docker::remove_image(&self.name);
+        }
+    }
+}
+
+/// The tag the check of stage `id` in `dir` gives the image it builds.
+pub fn image_tag(id: &str, dir: &Path) -> String {
+    let root = crate::paths::root();
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let label = ["exercises", "solutions"]
+        .into_iter()
+        .find(|tree| dir == root.join(tree).join(id))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            // FNV-1a: the same folder gets the same name from run to run.
+            let hash = dir
+                .to_string_lossy()
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+            format!("dir-{:08x}", hash as u32)
+        });
+    format!("microservices-lab/{id}:{label}")
 }
 
 /// A cold build compiles every crate: minutes on a small machine.
@@ -107,8 +150,8 @@ pub fn hadolint(ck: &mut Checker) {
     );
 }
 
-/// Every base image names a version.
-pub fn pinned_bases(ck: &mut Checker, text: &str) {
+/// Every base image names a version; whether they all do.
+pub fn pinned_bases(ck: &mut Checker, text: &str) -> bool {
     let loose: Vec<String> = docker::base_images(text)
         .into_iter()
         .filter(|from| !docker::is_pinned(&from.image))
@@ -116,6 +159,7 @@ pub fn pinned_bases(ck: &mut Checker, text: &str) {
         .collect();
     if loose.is_empty() {
         ck.pass("pinned base", "every FROM names a version");
+        true
     } else {
         ck.fail(
             "pinned base",
@@ -124,8 +168,9 @@ pub fn pinned_bases(ck: &mut Checker, text: &str) {
                 "FROM image:version (not `latest`, not bare)",
                 loose.join("\n"),
             )
-            .hint("`latest` changes under you: pin the version, like rust:1.95-slim-trixie"),
+            .hint("pin the tag: `latest` (or no tag) is whatever was pushed last, so the same Dockerfile builds another image next month; name a version, like rust:1.95-slim-trixie"),
         );
+        false
     }
 }
 
@@ -156,6 +201,206 @@ pub fn exec_form(ck: &mut Checker, text: &str) {
             Failure::new("CMD [\"/path/to/binary\"]", "neither CMD nor ENTRYPOINT")
                 .hint("without one, the container does not know what to run"),
         ),
+    }
+}
+
+/// Hints a stage gives the static checks of its final stage (its TODOs).
+pub struct StageHints {
+    /// A Dockerfile with one stage, or no `COPY --from` in the last one.
+    pub multi_stage: &'static str,
+    /// ENTRYPOINT/CMD runs a path no `COPY --from` put a file at.
+    pub binary_path: &'static str,
+    /// The final stage runs as root, or as a name.
+    pub user: &'static str,
+}
+
+/// A multi-stage build: two `FROM`s at least, and the last stage takes
+/// files out of an earlier one with `COPY --from`.
+pub fn multi_stage(ck: &mut Checker, text: &str, hints: &StageHints) {
+    let stages = docker::build_stages(text);
+    let Some(last) = stages.last() else {
+        ck.fail(
+            "stages",
+            "no FROM: no build stage",
+            Failure::new("a builder stage and a runtime stage", "no FROM").hint(hints.multi_stage),
+        );
+        return;
+    };
+    let copies = docker::copies_from(last);
+    if stages.len() < 2 || copies.is_empty() {
+        let seen = if stages.len() < 2 {
+            format!(
+                "one stage (Dockerfile:{}: FROM {}): the image is the builder, toolchain and all",
+                last.from.line, last.from.image
+            )
+        } else {
+            format!(
+                "{} stages, but the last (Dockerfile:{}: FROM {}) copies nothing out of an earlier one",
+                stages.len(),
+                last.from.line,
+                last.from.image
+            )
+        };
+        ck.fail(
+            "stages",
+            "not a multi-stage build yet",
+            Failure::new(
+                "FROM ... AS builder, then a last FROM that gets the binary with COPY --from=builder",
+                seen,
+            )
+            .hint(hints.multi_stage),
+        );
+        return;
+    }
+    let names: Vec<String> = stages
+        .iter()
+        .map(|s| s.from.alias.clone().unwrap_or_else(|| s.from.image.clone()))
+        .collect();
+    ck.pass(
+        "stages",
+        format!(
+            "{} stages ({}); the last copies from {}",
+            stages.len(),
+            names.join(", "),
+            copies[0].stage
+        ),
+    );
+}
+
+/// The program the final stage starts is a file a `COPY --from` put there.
+/// Runs only when the last stage copies from another (a single-stage image
+/// builds its binary in place).
+pub fn binary_path(ck: &mut Checker, text: &str, hints: &StageHints) {
+    let stages = docker::build_stages(text);
+    let Some(last) = stages.last().filter(|_| stages.len() > 1) else {
+        return;
+    };
+    let copies = docker::copies_from(last);
+    if copies.is_empty() {
+        return;
+    }
+    let Some((start, program)) = docker::start_program(last) else {
+        // No JSON-form ENTRYPOINT/CMD: `exec form` already says so.
+        return;
+    };
+    let landed: Vec<(usize, String)> = copies
+        .iter()
+        .flat_map(|c| c.sources.iter().map(move |s| (c.line, c.lands(s))))
+        .collect();
+    if landed.iter().any(|(_, path)| *path == program) {
+        ck.pass(
+            "binary path",
+            format!(
+                "{} runs {program}, copied from an earlier stage",
+                start.keyword
+            ),
+        );
+        return;
+    }
+    let put: Vec<String> = landed
+        .iter()
+        .map(|(line, path)| format!("Dockerfile:{line}: COPY --from puts {path}"))
+        .collect();
+    ck.fail(
+        "binary path",
+        format!(
+            "{} runs a file the final stage does not have",
+            start.keyword
+        ),
+        Failure::new(
+            format!(
+                "{} runs the path COPY --from put the binary at",
+                start.keyword
+            ),
+            format!(
+                "Dockerfile:{}: {} runs {program}\n{}",
+                start.line,
+                start.keyword,
+                put.join("\n")
+            ),
+        )
+        .hint(hints.binary_path),
+    );
+}
+
+/// The final stage's user, from the Dockerfile: a number other than 0, or
+/// no USER on a base image whose tag says it is non-root (distroless
+/// `:nonroot` sets user 65532 itself).
+pub fn user(ck: &mut Checker, text: &str, hints: &StageHints) {
+    let stages = docker::build_stages(text);
+    let Some(last) = stages.last() else {
+        return;
+    };
+    let fail = |ck: &mut Checker, message: &str, seen: String| {
+        ck.fail(
+            "USER",
+            message.to_string(),
+            Failure::new(
+                "USER with a numeric id other than 0, like 65532:65532",
+                seen,
+            )
+            .hint(hints.user),
+        );
+    };
+    match docker::stage_user(last) {
+        Some((line, user)) => {
+            let uid = user.split(':').next().unwrap_or("").trim();
+            let seen = format!("Dockerfile:{line}: USER {user}");
+            match uid.parse::<u32>() {
+                Ok(0) => fail(ck, "the image runs as root", seen),
+                Ok(_) => ck.pass("USER", format!("USER {user} (line {line})")),
+                Err(_) if uid == "root" => fail(ck, "the image runs as root", seen),
+                Err(_) => fail(ck, "the user is a name, not a number", seen),
+            }
+        }
+        None if last.from.image.ends_with(":nonroot") => ck.pass(
+            "USER",
+            format!(
+                "no USER; the base {} sets user 65532 (nonroot)",
+                last.from.image
+            ),
+        ),
+        None => fail(
+            ck,
+            "the image runs as root (no USER)",
+            format!(
+                "no USER after Dockerfile:{}: FROM {}",
+                last.from.line, last.from.image
+            ),
+        ),
+    }
+}
+
+/// Whether to build: not with an unpinned base (the build would pull
+/// whatever is newest), not without Docker (skipped; a failure under
+/// `LAB_REQUIRE_DOCKER`). The checks of the Dockerfile have run by then.
+pub fn ready_to_build(ck: &mut Checker, pinned: bool) -> Result<(), Stop> {
+    if !pinned {
+        ck.skip(
+            "docker build",
+            "not built: a base image is not pinned (see `pinned base`)",
+            "pin the tag first; building would pull whatever `latest` is today",
+        );
+        return Err(Stop::Failed);
+    }
+    match Tool::Docker.probe() {
+        Ok(_) => Ok(()),
+        Err(why) if Tool::Docker.required() => {
+            let failure = Failure::new("docker to work", why).hint(Tool::Docker.install_hint());
+            Err(ck.stop(
+                "docker build",
+                "docker is required here (LAB_REQUIRE_DOCKER)",
+                failure,
+            ))
+        }
+        Err(why) => {
+            ck.skip(
+                "docker build",
+                format!("{why}: the image is not built or run (the Dockerfile checks above ran)"),
+                Tool::Docker.install_hint(),
+            );
+            Err(Stop::Skipped)
+        }
     }
 }
 
@@ -198,8 +443,12 @@ pub fn image_size(ck: &mut Checker, tag: &str) -> Result<u64, Stop> {
 /// Runs the image, checks `GET /` as stage 01 does, then `docker stop`.
 pub fn run_and_stop(ck: &mut Checker, tag: &str) -> Result<(), Stop> {
     let container = Container::run(tag).map_err(|e| {
-        Failure::new("the container to start", e)
-            .hint("docker run failed before the program started; see the message")
+        let hint = if e.contains("no such file or directory") {
+            "the program ENTRYPOINT/CMD names is not in the image: name the path the binary was built or copied to (COPY --from=builder SRC DEST puts it at DEST)"
+        } else {
+            "docker run failed before the program started; see the message"
+        };
+        Failure::new("the container to start", e).hint(hint)
     });
     let container = ck.require("start", container, |c| {
         format!("container {} on 127.0.0.1:{}", c.short_id(), c.port)
@@ -208,13 +457,37 @@ pub fn run_and_stop(ck: &mut Checker, tag: &str) -> Result<(), Stop> {
     let waited = container
         .wait_until_answers(&url, Duration::from_secs(30))
         .map_err(|f| {
-            f.hint("the server must listen on 0.0.0.0:8000 inside the container (PORT's default); the output above shows what it said")
+            let hint = early_exit_hint(&container);
+            f.hint(hint)
         });
     ck.require("answers", waited, |waited| {
         format!("answers on {url} after {} ms", waited.as_millis())
     })?;
     super::service::expect_health(ck, &url, &super::service::HealthHints::IN_IMAGE)?;
     docker_stop(ck, &container)
+}
+
+/// Why a container did not answer, told apart by how it ended.
+fn early_exit_hint(container: &Container) -> &'static str {
+    const LISTEN: &str = "the server must listen on 0.0.0.0:8000 inside the container (PORT's default); the output above shows what it said";
+    if container.running() {
+        return LISTEN;
+    }
+    let output = container.log_tail(12);
+    early_exit_reason(container.exit_code(), &output)
+}
+
+/// The hint for a container that ended with `code` after printing `output`.
+pub fn early_exit_reason(code: Option<i64>, output: &str) -> &'static str {
+    // (`proc::tail` writes "(no output)" for nothing.)
+    let silent = output.trim().is_empty() || output.trim() == "(no output)";
+    if code == Some(0) && silent {
+        "it exited at once, with code 0 and no output: that is not the server but the dependency layer's placeholder `fn main() {}`. cargo took it for up to date because COPY kept the sources' old modification times: touch the sources before the second cargo build"
+    } else if output.contains("exec ") && output.contains("no such file or directory") {
+        "the binary is there, but what it needs to start is not: a Rust binary for the gnu target is linked against glibc (`ldd` on it lists libc.so.6 and ld-linux), and distroless/static and scratch have no C library. This is Go's habit: Go binaries are static (CGO_ENABLED=0), Rust has no such switch. Use gcr.io/distroless/cc-debian13:nonroot, or build a static binary (a musl target, or +crt-static with an explicit --target)"
+    } else {
+        "the server must listen on 0.0.0.0:8000 inside the container (PORT's default); the output above shows what it said"
+    }
 }
 
 /// `docker stop` sends SIGTERM to PID 1 and, after the grace period, SIGKILL.
@@ -245,5 +518,42 @@ fn docker_stop(ck: &mut Checker, container: &Container) -> Result<(), Stop> {
             let failure = Failure::new("exit code 0 after SIGTERM", seen).hint(hint);
             Err(ck.stop("SIGTERM", "the container did not exit cleanly", failure))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_folder_gets_its_own_image() {
+        let root = crate::paths::root();
+        let id = "02-dockerfile";
+        assert_eq!(
+            image_tag(id, &root.join("solutions").join(id)),
+            "microservices-lab/02-dockerfile:solutions"
+        );
+        assert_eq!(
+            image_tag(id, &root.join("exercises").join(id)),
+            "microservices-lab/02-dockerfile:exercises"
+        );
+        let copy = image_tag(id, Path::new("/tmp/copy/02-dockerfile"));
+        assert!(copy.starts_with("microservices-lab/02-dockerfile:dir-"));
+        assert_ne!(copy, image_tag(id, Path::new("/tmp/other/02-dockerfile")));
+        assert_eq!(copy, image_tag(id, Path::new("/tmp/copy/02-dockerfile")));
+    }
+
+    #[test]
+    fn an_early_exit_is_told_apart() {
+        assert!(early_exit_reason(Some(0), "\n").contains("placeholder"));
+        assert!(early_exit_reason(Some(0), "(no output)").contains("placeholder"));
+        assert!(
+            early_exit_reason(
+                Some(1),
+                "exec /usr/local/bin/health: no such file or directory"
+            )
+            .contains("CGO_ENABLED=0")
+        );
+        assert!(early_exit_reason(Some(101), "panicked").contains("0.0.0.0:8000"));
     }
 }

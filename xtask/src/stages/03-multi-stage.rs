@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::check::image::{self, image_tag};
+use crate::check::image::{self, ImageTag, StageHints, image_tag};
 use crate::check::proof::{Base, Edit, Expect, Mutant, Proof, replace};
 use crate::check::{Checker, Stage, Stop};
 use crate::report::Failure;
@@ -13,16 +13,23 @@ use crate::{docker, scratch};
 pub const STAGE: Stage = Stage {
     id: "03-multi-stage",
     title: "A multi-stage build",
-    needs: &[Tool::Docker],
-    optional: &[(Tool::Hadolint, "the Dockerfile lint (hadolint)")],
+    // Without Docker the Dockerfile is still checked; only the build and
+    // the run are skipped (`image::ready_to_build`).
+    needs: &[],
+    optional: &[
+        (Tool::Docker, "building and running the image"),
+        (Tool::Hadolint, "the Dockerfile lint (hadolint)"),
+    ],
     check,
-    todos: &[2, 3, 4, 5, 6],
+    todos: &[1, 2, 3, 4, 5, 6],
     proof: Proof {
         // The starter is stage 02's working Dockerfile: it builds and answers.
         starter: Expect {
             passed: &["docker build", "status", "body", "SIGTERM"],
             ..Expect::failing(&[
                 ".dockerignore",
+                "stages",
+                "USER",
                 "small",
                 "non-root",
                 "no shell",
@@ -33,6 +40,9 @@ pub const STAGE: Stage = Stage {
         solution: Expect {
             passed: &[
                 ".dockerignore",
+                "stages",
+                "binary path",
+                "USER",
                 "docker build",
                 "small",
                 "non-root",
@@ -55,7 +65,21 @@ const BROKEN: &[Mutant] = &[
         base: Base::Solution,
         edits: &[replace("Dockerfile", "\nUSER 65532:65532", "\nUSER 0")],
         needs: &[],
-        expect: Expect::only(&["non-root"]),
+        expect: Expect {
+            seen: &["Dockerfile:{line:Dockerfile:USER 0}: USER 0"],
+            message: "runs as root",
+            ..Expect::only(&["USER", "non-root"])
+        },
+    },
+    Mutant {
+        name: "USER root: runs as root, not a name",
+        base: Base::Solution,
+        edits: &[replace("Dockerfile", "\nUSER 65532:65532", "\nUSER root")],
+        needs: &[],
+        expect: Expect {
+            message: "runs as root",
+            ..Expect::failing(&["USER"])
+        },
     },
     Mutant {
         name: "hadolint's finding, with its line",
@@ -72,7 +96,80 @@ const BROKEN: &[Mutant] = &[
         base: Base::Solution,
         edits: &[replace("Dockerfile", "\nUSER 65532:65532", "\nUSER nonroot")],
         needs: &[],
-        expect: Expect::only(&["non-root"]),
+        expect: Expect {
+            message: "a name, not a number",
+            ..Expect::only(&["USER", "non-root"])
+        },
+    },
+    Mutant {
+        name: "a single stage (no COPY --from)",
+        base: Base::Solution,
+        edits: &[
+            replace(
+                "Dockerfile",
+                "\nFROM gcr.io/distroless/cc-debian13:nonroot",
+                "",
+            ),
+            replace(
+                "Dockerfile",
+                "COPY --from=builder /app/target/release/health /usr/local/bin/health",
+                "RUN cp /app/target/release/health /usr/local/bin/health",
+            ),
+        ],
+        needs: &[],
+        expect: Expect {
+            seen: &["one stage"],
+            ..Expect::failing(&["stages", "small", "no shell", "no cargo"])
+        },
+    },
+    Mutant {
+        name: "stage 02's CMD kept after COPY --from (TODO 4 followed literally)",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            "\nENTRYPOINT [\"/usr/local/bin/health\"]",
+            "\nCMD [\"/app/target/release/health\"]",
+        )],
+        needs: &[],
+        // Static: proven without Docker too (the run then fails to start).
+        expect: Expect {
+            seen: &[
+                "Dockerfile:{line:Dockerfile:CMD [}: CMD runs /app/target/release/health",
+                "COPY --from puts /usr/local/bin/health",
+            ],
+            hint: "replace stage 02's CMD",
+            ..Expect::failing(&["binary path"])
+        },
+    },
+    Mutant {
+        name: "the placeholder binary shipped (the service never rebuilt)",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            "RUN touch src/main.rs src/lib.rs \\\n    && cargo build --release --locked",
+            "RUN touch src/main.rs src/lib.rs",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["exit code 0"],
+            hint: "placeholder",
+            ..Expect::failing(&["answers"])
+        },
+    },
+    Mutant {
+        name: "a glibc binary on distroless/static (the Go habit)",
+        base: Base::Solution,
+        edits: &[replace(
+            "Dockerfile",
+            "\nFROM gcr.io/distroless/cc-debian13:nonroot",
+            "\nFROM gcr.io/distroless/static-debian13:nonroot",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["no such file or directory"],
+            hint: "CGO_ENABLED=0",
+            ..Expect::failing(&["answers"])
+        },
     },
     Mutant {
         name: "a shell-form ENTRYPOINT",
@@ -130,21 +227,52 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "busybox"];
 /// Toolchain programs a final image must not contain.
 const TOOLCHAIN: &[&str] = &["cargo", "rustc", "rustup", "gcc", "cc", "ld"];
 
+/// What the static checks of the final stage say to do (this stage's TODOs).
+const HINTS: StageHints = StageHints {
+    multi_stage: "name the first stage (`AS builder`, TODO 1) and add a second FROM gcr.io/distroless/cc-debian13:nonroot that copies only the binary with COPY --from=builder (TODO 4)",
+    binary_path: "ENTRYPOINT must run the file COPY --from put in this stage: replace stage 02's CMD with ENTRYPOINT [\"<the COPY's destination>\"] (TODO 4)",
+    user: "add `USER 65532:65532` to the final stage: a number other than 0, so Kubernetes' runAsNonRoot can verify it (TODO 5)",
+};
+
 fn check(ck: &mut Checker) -> Result<(), Stop> {
     let text = image::read_dockerfile(ck)?;
     image::hadolint(ck);
-    image::pinned_bases(ck, &text);
+    let pinned = image::pinned_bases(ck, &text);
     image::exec_form(ck, &text);
     dockerignore(ck);
-    let tag = image_tag(ck.stage.id);
-    image::build_image(ck, &tag)?;
-    let size = image::image_size(ck, &tag)?;
+    image::multi_stage(ck, &text, &HINTS);
+    image::binary_path(ck, &text, &HINTS);
+    image::user(ck, &text, &HINTS);
+    image::ready_to_build(ck, pinned)?;
+    let tag = ImageTag::for_folder(ck.stage.id, &ck.dir);
+    image::build_image(ck, &tag.name)?;
+    let size = image::image_size(ck, &tag.name)?;
     small(ck, size, &text);
-    non_root(ck, &tag);
-    files(ck, &tag);
-    image::run_and_stop(ck, &tag)?;
+    non_root(ck, &tag.name);
+    files(ck, &tag.name);
+    image::run_and_stop(ck, &tag.name)?;
+    stretch_static(ck, &text, size);
     dependency_cache(ck);
     Ok(())
+}
+
+/// The stretch task, checked when present: a static binary on
+/// distroless/static (or scratch), which only starts when the binary needs
+/// no C library (it has just answered).
+fn stretch_static(ck: &mut Checker, text: &str, size: u64) {
+    let Some(last) = docker::build_stages(text).pop() else {
+        return;
+    };
+    if docker::has_no_libc(&last.from.image) {
+        ck.pass(
+            "stretch: static",
+            format!(
+                "a static binary on {} ({})",
+                last.from.image,
+                docker::megabytes(size)
+            ),
+        );
+    }
 }
 
 fn dockerignore(ck: &mut Checker) {
@@ -174,10 +302,23 @@ fn dockerignore(ck: &mut Checker) {
 /// Under 40 MB and at least 10x smaller than stage 02's image (or, when that
 /// was never built here, than the builder's base image, which it contains).
 fn small(ck: &mut Checker, size: u64, text: &str) {
-    let single = image_tag("02-dockerfile");
-    let (reference, what) = match docker::image_size(&single) {
-        Ok(bytes) => (Some(bytes), format!("stage 02's image {single}")),
-        Err(_) => {
+    // Stage 02's image from the folder next to this one (a trainee's copy of
+    // both), else the kit's own.
+    let root = crate::paths::root();
+    let id = "02-dockerfile";
+    let candidates = [
+        ck.dir.parent().map(|p| p.join(id)),
+        Some(root.join("solutions").join(id)),
+        Some(root.join("exercises").join(id)),
+    ];
+    let single = candidates
+        .into_iter()
+        .flatten()
+        .map(|dir| image_tag(id, &dir))
+        .find_map(|tag| docker::image_size(&tag).ok().map(|bytes| (bytes, tag)));
+    let (reference, what) = match single {
+        Some((bytes, tag)) => (Some(bytes), format!("stage 02's image {tag}")),
+        None => {
             let base = docker::base_images(text).into_iter().next();
             match base.and_then(|b| docker::image_size(&b.image).ok().map(|s| (s, b.image))) {
                 Some((bytes, image)) => (
@@ -239,6 +380,12 @@ fn non_root(ck: &mut Checker, tag: &str) {
                         .hint(hint),
                 ),
                 Ok(_) => ck.pass("non-root", format!("User {user}")),
+                Err(_) if uid == "root" => ck.fail(
+                    "non-root",
+                    "the image runs as root",
+                    Failure::new("a numeric user other than 0", format!("User {user:?}"))
+                        .hint(hint),
+                ),
                 Err(_) if uid.is_empty() => ck.fail(
                     "non-root",
                     "the image runs as root (no USER)",

@@ -315,3 +315,101 @@ fn touch_tree(path: &Path, now: std::time::SystemTime) {
         file.set_modified(now).unwrap();
     }
 }
+
+/// `cargo xtask ARGS` with Docker out of reach (`DOCKER_HOST` names a
+/// socket that does not exist) and `LAB_REQUIRE_*` as given.
+fn without_docker(args: &[&str], require_docker: bool) -> support::Run {
+    let mut cmd = duct::cmd(env!("CARGO_BIN_EXE_xtask"), args)
+        .dir(root())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("LAB_REQUIRE_ALL");
+    cmd = if require_docker {
+        cmd.env("LAB_REQUIRE_DOCKER", "1")
+    } else {
+        cmd.env_remove("LAB_REQUIRE_DOCKER")
+    };
+    let out = cmd
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .unwrap();
+    support::Run {
+        success: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Without Docker, stages 02 and 03 still check their Dockerfiles: the
+/// static failures are reported with their lines, the build and the run are
+/// skipped with the reason, `LAB_REQUIRE_DOCKER=1` turns that skip into a
+/// failure, and the self-test proves the static mutants and skips the rest.
+#[test]
+fn without_docker_the_dockerfile_is_still_checked() {
+    let _turn = serial();
+    // Stage 02's CMD kept after COPY --from, and a root user.
+    let copy = support::StageCopy::new("solutions/03-multi-stage");
+    copy.replace(
+        "Dockerfile",
+        "\nENTRYPOINT [\"/usr/local/bin/health\"]",
+        "\nCMD [\"/app/target/release/health\"]",
+    );
+    copy.replace("Dockerfile", "\nUSER 65532:65532", "\nUSER root");
+    let run = without_docker(&["verify", "--json", "03", "--dir", copy.path_str()], false);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let path = run.check("binary path").expect("binary path ran");
+    assert_eq!(path["status"], "failed", "{path}");
+    assert!(
+        path["seen"]
+            .as_str()
+            .unwrap()
+            .contains("CMD runs /app/target/release/health"),
+        "{path}"
+    );
+    let user = run.check("USER").expect("USER ran");
+    assert_eq!(user["status"], "failed");
+    assert!(user["message"].as_str().unwrap().contains("runs as root"));
+    let build = run.check("docker build").expect("docker build reported");
+    assert_eq!(build["status"], "skipped", "{build}");
+    assert!(
+        build["message"]
+            .as_str()
+            .unwrap()
+            .contains("the image is not built or run"),
+        "{build}"
+    );
+    // The summary names every failed step.
+    // (hadolint, where installed, also finds the root user.)
+    assert!(
+        run.stderr.contains(" steps: ") && run.stderr.contains("binary path, USER; first: "),
+        "{}",
+        run.stderr
+    );
+
+    // The solution: its Dockerfile passes, the stage is skipped, not passed.
+    let run = without_docker(&["verify", "--json", "--solutions", "02"], false);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stage_status("02-dockerfile"), "skipped");
+    assert_eq!(run.check("pinned base").unwrap()["status"], "passed");
+    assert_eq!(run.check("docker build").unwrap()["status"], "skipped");
+    let run = without_docker(&["verify", "--json", "--solutions", "02"], true);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.check("docker build").unwrap()["status"], "failed");
+
+    // Docker is out of reach on purpose here: the build-and-run mutants are
+    // skipped by design, the static ones must be caught.
+    let run = without_docker(&["selftest", "02", "03"], false);
+    assert!(run.success, "{}", failures(&run));
+    for caught in [
+        "✓ 02-dockerfile: catches: the latest tag",
+        "✓ 02-dockerfile: catches: a shell-form CMD",
+        "✓ 03-multi-stage: catches: USER root: runs as root, not a name",
+        "✓ 03-multi-stage: catches: stage 02's CMD kept after COPY --from (TODO 4 followed literally)",
+        "✓ 03-multi-stage: catches: no .dockerignore",
+        "⊘ 03-multi-stage: the solution passes SKIPPED",
+    ] {
+        assert!(run.stdout.contains(caught), "{caught}:\n{}", run.stdout);
+    }
+}

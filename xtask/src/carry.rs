@@ -221,7 +221,8 @@ fn carry_region(carry: &CarryRegion, out: &mut Vec<Generated>) -> Result<(), Str
     let read = |path: &str, out: &[Generated]| match out.iter().find(|g| g.path == path) {
         Some(generated) => Ok(generated.text.clone()),
         None => std::fs::read_to_string(root.join(path)).map_err(|e| {
-            format!("{path}: cannot read it ({e}), but xtask/src/carry.rs carries the region {} of {} there", carry.anchor, carry.from)
+            let (from, anchor) = (carry.from, carry.anchor);
+            format!("{path}: cannot read it ({e}); carry.rs carries {from}'s region {anchor} there")
         }),
     };
     let source = read(carry.from, out)?;
@@ -244,7 +245,12 @@ fn carry_region(carry: &CarryRegion, out: &mut Vec<Generated>) -> Result<(), Str
             )
         })?;
         let lines: Vec<&str> = text.split_inclusive('\n').collect();
-        let text = [lines[..=start].concat(), body.clone(), lines[end..].concat()].concat();
+        let text = [
+            lines[..=start].concat(),
+            body.clone(),
+            lines[end..].concat(),
+        ]
+        .concat();
         let generated = Generated {
             path: to.to_string(),
             source: format!("{} (region {})", carry.from, carry.anchor),
@@ -280,7 +286,10 @@ fn region(text: &str, name: &str) -> Result<(usize, usize), (usize, String)> {
         .collect();
     match (opens.as_slice(), closes.as_slice()) {
         ([open], [close]) if open < close => Ok((*open, *close)),
-        ([], []) => Err((1, format!("no `ANCHOR: {name}` ... `ANCHOR_END: {name}` region"))),
+        ([], []) => Err((
+            1,
+            format!("no `ANCHOR: {name}` ... `ANCHOR_END: {name}` region"),
+        )),
         ([open], _) => Err((
             open + 1,
             format!("`ANCHOR: {name}` needs one `ANCHOR_END: {name}` below it"),
@@ -774,7 +783,10 @@ mod tests {
         assert_eq!(region(text, "g").unwrap_err().0, 5);
         let twice = "// ANCHOR: f\n// ANCHOR_END: f\n// ANCHOR: f\n// ANCHOR_END: f\n";
         assert_eq!(region(twice, "f").unwrap_err().0, 3);
-        assert_eq!(region("# ANCHOR_END: f\n# ANCHOR: f\n", "f").unwrap_err().0, 2);
+        assert_eq!(
+            region("# ANCHOR_END: f\n# ANCHOR: f\n", "f").unwrap_err().0,
+            2
+        );
     }
 
     #[test]

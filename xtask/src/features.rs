@@ -243,7 +243,10 @@ mod tests {
             }
         }
         for command in STAGE_COMMANDS {
-            assert!(commands.contains(command), "STAGE_COMMANDS names `{command}`");
+            assert!(
+                commands.contains(command),
+                "STAGE_COMMANDS names `{command}`"
+            );
         }
         // The build the tests run has every part.
         assert!(PARTS.iter().all(Part::built));

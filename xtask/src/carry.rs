@@ -218,12 +218,14 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
 /// is generated already). Err: `file:line: what is wrong`.
 fn carry_region(carry: &CarryRegion, out: &mut Vec<Generated>) -> Result<(), String> {
     let root = paths::root();
-    let read = |path: &str, out: &[Generated]| match out.iter().find(|g| g.path == path) {
+    let read = |path: &str, out: &[Generated]| {
+        match out.iter().find(|g| g.path == path) {
         Some(generated) => Ok(generated.text.clone()),
         None => std::fs::read_to_string(root.join(path)).map_err(|e| {
             let (from, anchor) = (carry.from, carry.anchor);
-            format!("{path}: cannot read it ({e}); carry.rs carries {from}'s region {anchor} there")
+            format!("{path}: cannot read it ({e}); xtask/src/carry.rs carries {from}'s region {anchor} there")
         }),
+    }
     };
     let source = read(carry.from, out)?;
     let (first, last) = region(&source, carry.anchor).map_err(|(line, e)| {

@@ -154,7 +154,8 @@ pub fn hand_over_if_needed() -> Option<ExitCode> {
     command
         .args(["run", "--quiet", "--manifest-path"])
         .arg(&manifest)
-        .args(["--package", "xtask", "--no-default-features", "--features"])
+        .args(["--package", env!("CARGO_PKG_NAME"), "--no-default-features"])
+        .arg("--features")
         .arg(features.join(","))
         .arg("--")
         .args(&args)

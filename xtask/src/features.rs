@@ -144,7 +144,7 @@ pub fn hand_over_if_needed() -> Option<ExitCode> {
     features.extend(&names);
     let what: Vec<&str> = missing.iter().map(|p| p.what).collect();
     eprintln!(
-        "note: `cargo xtask {}` needs {}, which the xtask of the first stages leaves out; building it (once: a minute or two), then running the command …",
+        "note: `cargo xtask {}` needs {}, which the xtask of the first stages leaves out; handing over to an xtask with it (cargo builds it the first time: a minute or two) …",
         args.first().map(String::as_str).unwrap_or_default(),
         what.join(" and ")
     );

@@ -12,6 +12,11 @@
 //!   out of every `{{#include}}`.
 //! - **Carried copies** between solutions ([`CARRIED`]): the source without
 //!   its starter markers.
+//! - **Carried regions** ([`CARRIED_REGIONS`]): code several solutions hold
+//!   inside files that otherwise differ, between the book anchors
+//!   `ANCHOR: NAME` and `ANCHOR_END: NAME`; the lines between the source's
+//!   markers replace those between each copy's. The rest of a copy is its
+//!   own, so `sync` rewrites the region only and records no hash for it.
 //!
 //! `sync` runs in a trainee's clone too, so it never overwrites a file that
 //! differs from what it wrote last time (a hash in [`MANIFEST`]): it says so
@@ -85,6 +90,33 @@ pub const CARRIED: &[Carry] = &[
     },
 ];
 
+/// Lines between `ANCHOR: {anchor}` and `ANCHOR_END: {anchor}` in `from`,
+/// copied between the same markers in each of `to` (before starters are
+/// generated from them).
+pub struct CarryRegion {
+    pub from: &'static str,
+    pub anchor: &'static str,
+    pub to: &'static [&'static str],
+}
+
+pub const CARRIED_REGIONS: &[CarryRegion] = &[
+    // One answer to "retry, or is the query wrong?" for the database stages.
+    CarryRegion {
+        from: "solutions/05-postgres/src/db.rs",
+        anchor: "is_unavailable",
+        to: &[
+            "solutions/06-ibdb/src/error.rs",
+            "solutions/07-mocks/src/store.rs",
+        ],
+    },
+    // A database of its own per test (the rest of each harness differs).
+    CarryRegion {
+        from: "solutions/06-ibdb/tests/support/mod.rs",
+        anchor: "test_db",
+        to: &["solutions/05-postgres/tests/support/mod.rs"],
+    },
+];
+
 /// Files of a solution that its starter does not have.
 pub const SOLUTION_ONLY: &[&str] = &[
     // Stage 02 starts without one; stage 03 asks the trainee for it (TODO 6).
@@ -105,6 +137,8 @@ pub struct Generated {
     pub path: String,
     pub source: String,
     pub text: String,
+    /// The carried region, when only that part of the file is generated.
+    pub region: Option<&'static str>,
 }
 
 /// Every file `sync` writes, carried solutions before the starters generated
@@ -132,11 +166,17 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
                             path: format!("{to}/{file}"),
                             source: source.clone(),
                             text: text.clone(),
+                            region: None,
                         });
                     }
                 }
                 Err((line, e)) => errors.push(format!("{source}:{line}: {e}")),
             }
+        }
+    }
+    for carry in CARRIED_REGIONS {
+        if let Err(e) = carry_region(carry, &mut out) {
+            errors.push(e);
         }
     }
     for stage in STAGES {
@@ -161,6 +201,7 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
                     path: format!("exercises/{}/{file}", stage.id),
                     source,
                     text,
+                    region: None,
                 }),
                 Err((line, e)) => errors.push(format!("{source}:{line}: {e}")),
             }
@@ -170,6 +211,99 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// Writes `carry`'s region into each of its copies (in `out`, where a copy
+/// is generated already). Err: `file:line: what is wrong`.
+fn carry_region(carry: &CarryRegion, out: &mut Vec<Generated>) -> Result<(), String> {
+    let root = paths::root();
+    let read = |path: &str, out: &[Generated]| {
+        match out.iter().find(|g| g.path == path) {
+        Some(generated) => Ok(generated.text.clone()),
+        None => std::fs::read_to_string(root.join(path)).map_err(|e| {
+            let (from, anchor) = (carry.from, carry.anchor);
+            format!("{path}: cannot read it ({e}); xtask/src/carry.rs carries {from}'s region {anchor} there")
+        }),
+    }
+    };
+    let source = read(carry.from, out)?;
+    let (first, last) = region(&source, carry.anchor).map_err(|(line, e)| {
+        format!(
+            "{}:{line}: {e}; it is the source of the region carried to {}",
+            carry.from,
+            carry.to.join(", ")
+        )
+    })?;
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let body = solution_of(&lines[first + 1..last].concat())
+        .map_err(|(line, e)| format!("{}:{}: {e}", carry.from, first + 1 + line))?;
+    for to in carry.to {
+        let text = read(to, out)?;
+        let (start, end) = region(&text, carry.anchor).map_err(|(line, e)| {
+            format!(
+                "{to}:{line}: {e}; the region {} of {} is carried there (xtask/src/carry.rs): mark where it goes",
+                carry.anchor, carry.from
+            )
+        })?;
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let text = [
+            lines[..=start].concat(),
+            body.clone(),
+            lines[end..].concat(),
+        ]
+        .concat();
+        let generated = Generated {
+            path: to.to_string(),
+            source: format!("{} (region {})", carry.from, carry.anchor),
+            text,
+            region: Some(carry.anchor),
+        };
+        match out.iter_mut().find(|g| g.path == *to) {
+            Some(existing) => existing.text = generated.text,
+            None => out.push(generated),
+        }
+    }
+    Ok(())
+}
+
+/// The 0-based lines of the markers `ANCHOR: name` and `ANCHOR_END: name`
+/// (in any comment style). Err: (1-based line, what is wrong).
+fn region(text: &str, name: &str) -> Result<(usize, usize), (usize, String)> {
+    let marker = |line: &str, word: &str| {
+        let trimmed = line.trim();
+        ["//", "#", "--"].iter().any(|comment| {
+            trimmed
+                .strip_prefix(comment)
+                .and_then(|rest| rest.trim_start().strip_prefix(word))
+                .is_some_and(|rest| rest.trim() == name)
+        })
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let opens: Vec<usize> = (0..lines.len())
+        .filter(|&i| marker(lines[i], "ANCHOR:"))
+        .collect();
+    let closes: Vec<usize> = (0..lines.len())
+        .filter(|&i| marker(lines[i], "ANCHOR_END:"))
+        .collect();
+    match (opens.as_slice(), closes.as_slice()) {
+        ([open], [close]) if open < close => Ok((*open, *close)),
+        ([], []) => Err((
+            1,
+            format!("no `ANCHOR: {name}` ... `ANCHOR_END: {name}` region"),
+        )),
+        ([open], _) => Err((
+            open + 1,
+            format!("`ANCHOR: {name}` needs one `ANCHOR_END: {name}` below it"),
+        )),
+        (opens, _) if opens.len() > 1 => Err((
+            opens[1] + 1,
+            format!("a second `ANCHOR: {name}`; a carried region appears once"),
+        )),
+        (_, closes) => Err((
+            closes[0] + 1,
+            format!("`ANCHOR_END: {name}` without one `ANCHOR: {name}` above it"),
+        )),
     }
 }
 
@@ -350,9 +484,12 @@ pub fn sync(force: bool) -> anyhow::Result<bool> {
         let dest = root.join(&file.path);
         let expected = file.text.as_bytes();
         let current = std::fs::read(&dest).ok();
-        let edited = current
-            .as_ref()
-            .is_some_and(|c| c != expected && old.get(&file.path) != Some(&hash(c)));
+        // A carried region's file is a solution's own file otherwise: it is
+        // rewritten between its markers, and its hash is not recorded.
+        let edited = file.region.is_none()
+            && current
+                .as_ref()
+                .is_some_and(|c| c != expected && old.get(&file.path) != Some(&hash(c)));
         if current.as_deref() != Some(expected) {
             if edited && !force {
                 kept.push(file.path.clone());
@@ -375,7 +512,9 @@ pub fn sync(force: bool) -> anyhow::Result<bool> {
             println!("wrote {} (from {})", file.path, file.source);
             written += 1;
         }
-        manifest.insert(file.path.clone(), hash(expected));
+        if file.region.is_none() {
+            manifest.insert(file.path.clone(), hash(expected));
+        }
     }
     let text = manifest_text(&manifest);
     if std::fs::read_to_string(root.join(MANIFEST)).ok().as_deref() != Some(text.as_str()) {
@@ -429,6 +568,7 @@ fn generated_files() -> Vec<String> {
                     file.path, file.source
                 ));
             }
+            Ok(_) if file.region.is_some() => {}
             Ok(_) if manifest.get(&file.path) != Some(&hash(file.text.as_bytes())) => {
                 unrecorded.push(file.path.as_str());
             }
@@ -635,6 +775,20 @@ mod tests {
         assert_eq!(starter_of("x\n// ANCHOR_END: starter\n").unwrap_err().0, 2);
         let nested = "// ANCHOR: starter\n// ANCHOR: starter\n// ANCHOR_END: starter\n";
         assert_eq!(starter_of(nested).unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn a_carried_region_is_found_by_its_markers() {
+        let text = "a\n// ANCHOR: f\nfn f() {}\n    // ANCHOR_END: f\n// ANCHOR: g\n";
+        assert_eq!(region(text, "f"), Ok((1, 3)));
+        assert_eq!(region(text, "h").unwrap_err().0, 1);
+        assert_eq!(region(text, "g").unwrap_err().0, 5);
+        let twice = "// ANCHOR: f\n// ANCHOR_END: f\n// ANCHOR: f\n// ANCHOR_END: f\n";
+        assert_eq!(region(twice, "f").unwrap_err().0, 3);
+        assert_eq!(
+            region("# ANCHOR_END: f\n# ANCHOR: f\n", "f").unwrap_err().0,
+            2
+        );
     }
 
     #[test]

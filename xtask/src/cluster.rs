@@ -401,9 +401,16 @@ fn spawn(
 pub fn cluster_name() -> String {
     std::fs::read_to_string(paths::root().join("k3d.yaml"))
         .ok()
-        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
-        .and_then(|v| v.get("metadata")?.get("name")?.as_str().map(str::to_string))
+        .and_then(|text| metadata_name(&text))
         .unwrap_or_else(|| "microservices".to_string())
+}
+
+/// `metadata.name` of a YAML document, read by the manifests' parser (no
+/// second YAML crate to compile for one field).
+fn metadata_name(text: &str) -> Option<String> {
+    let doc = crate::k8s::yaml::parse(text, 0).ok().flatten()?;
+    let name = doc.entry("metadata")?.1.entry("name")?.1.scalar()?;
+    Some(name.text.clone())
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -1006,5 +1013,17 @@ pub fn push_name(image: &str) -> String {
     match image.strip_prefix(&format!("{REGISTRY_PULL}/")) {
         Some(rest) => format!("{REGISTRY_PUSH}/{rest}"),
         None => image.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cluster_name_is_read_from_k3d_yaml() {
+        let text = "# a comment\napiVersion: k3d.io/v1alpha5\nkind: Simple\nmetadata:\n  name: \"lab\"\nservers: 1\n";
+        assert_eq!(super::metadata_name(text).as_deref(), Some("lab"));
+        assert_eq!(super::metadata_name("kind: Simple\n"), None);
+        // The kit's own file names the cluster the docs and tests use.
+        assert_eq!(super::cluster_name(), "microservices");
     }
 }

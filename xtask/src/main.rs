@@ -1,18 +1,22 @@
 //! `cargo xtask`: the one entry point of the kit. See `cargo xtask --help`.
 
-mod bench;
+// Without every optional part (features.rs), helpers only those parts call
+// are unused; the default build (clippy, tests) still finds dead code.
+#![cfg_attr(
+    not(all(feature = "k8s", feature = "bench", feature = "ci")),
+    allow(dead_code)
+)]
+
 mod book;
 mod cargo;
 mod carry;
 mod check;
 mod class;
-mod cluster;
 mod db;
 mod docker;
-mod helm;
+mod features;
 mod hint;
 mod http;
-mod k8s;
 mod lint;
 mod paths;
 mod proc;
@@ -20,9 +24,19 @@ mod progress;
 mod report;
 mod scratch;
 mod stages;
-mod standins;
 mod tools;
 mod watch;
+// The optional parts (features.rs): `cargo xtask` builds without them.
+#[cfg(feature = "bench")]
+mod bench;
+#[cfg(feature = "k8s")]
+mod cluster;
+#[cfg(feature = "k8s")]
+mod helm;
+#[cfg(feature = "k8s")]
+mod k8s;
+#[cfg(feature = "ci")]
+mod standins;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +47,12 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "cargo xtask",
     about = "Microservices in Rust: set up, check and read the course"
+)]
+#[cfg_attr(
+    not(all(feature = "k8s", feature = "bench", feature = "ci")),
+    command(
+        after_help = "More commands, built the first time you run one: up, deploy, down, chaos, cluster, cnpg, k8s, helm, tools, smoke (Kubernetes), bench, docker standins (`cargo xtask help deploy`)."
+    )
 )]
 struct Cli {
     #[command(subcommand)]
@@ -80,6 +100,7 @@ enum Command {
         force: bool,
     },
     /// Docker helpers for the container stages.
+    #[cfg(feature = "ci")]
     Docker {
         #[command(subcommand)]
         action: DockerAction,
@@ -90,6 +111,7 @@ enum Command {
         action: db::DbAction,
     },
     /// Measure things that are goals, not tests (`images`, `ibdb`).
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
@@ -123,10 +145,12 @@ enum Command {
         #[command(subcommand)]
         action: class::ClassAction,
     },
+    #[cfg(feature = "k8s")]
     #[command(flatten)]
     Kube(k8s::cli::KubeCommand),
 }
 
+#[cfg(feature = "ci")]
 #[derive(Subcommand)]
 enum DockerAction {
     /// Build offline stand-ins for the base images the Dockerfiles name (only missing ones).
@@ -137,6 +161,7 @@ enum DockerAction {
     },
 }
 
+#[cfg(feature = "bench")]
 #[derive(Subcommand)]
 enum BenchWhat {
     /// Image sizes, cold build vs rebuild, start to first 200, idle memory.
@@ -161,6 +186,9 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(proc::WATCHDOG_ARG) {
         proc::watchdog();
         return ExitCode::SUCCESS;
+    }
+    if let Some(code) = features::hand_over_if_needed() {
+        return code;
     }
     proc::install_interrupt_handler();
     // `verify --json` owes a script one JSON document, even for an error in
@@ -251,14 +279,17 @@ fn run(command: Command) -> anyhow::Result<bool> {
             Ok(problems.is_empty())
         }
         Command::Sync { force } => carry::sync(force),
+        #[cfg(feature = "ci")]
         Command::Docker {
             action: DockerAction::Standins { force },
         } => standins::run(force),
         Command::Db { action } => db::run(action),
+        #[cfg(feature = "bench")]
         Command::Bench { what } => match what {
             BenchWhat::Images => bench::images(),
             BenchWhat::Ibdb(options) => bench::ibdb::ibdb(&options),
         },
+        #[cfg(feature = "k8s")]
         Command::Kube(command) => k8s::cli::run(command),
         Command::Class { action } => class::run(action),
         Command::Watch { stages, dir } => watch::run(stages, dir),

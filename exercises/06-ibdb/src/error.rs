@@ -99,8 +99,9 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// True when the error means "the database cannot serve us right now" rather
-/// than "this query is wrong": worth a 503 and a retry, not a 500.
+/// True when the error means "the database cannot serve us right now"
+/// (worth retrying; for a client a 503, not a 500) rather than "this query
+/// is wrong".
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)

@@ -165,7 +165,10 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// True when the error means "the database cannot serve us right now".
+// ANCHOR: is_unavailable
+/// True when the error means "the database cannot serve us right now"
+/// (worth retrying; for a client a 503, not a 500) rather than "this query
+/// is wrong".
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
@@ -174,9 +177,12 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception), 53 (insufficient
+        // resources) and 57P (operator intervention: shutdown, restart).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
         }),
         _ => false,
     }
 }
+// ANCHOR_END: is_unavailable

@@ -80,8 +80,10 @@ pub async fn migrate(pool: &PgPool, timeout: Duration) -> Result<(), MigrateErro
 }
 // ANCHOR_END: migrate
 
+// ANCHOR: is_unavailable
 /// True when the error means "the database cannot serve us right now"
-/// (worth retrying) rather than "this query is wrong".
+/// (worth retrying; for a client a 503, not a 500) rather than "this query
+/// is wrong".
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
@@ -98,3 +100,4 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+// ANCHOR_END: is_unavailable

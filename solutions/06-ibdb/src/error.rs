@@ -193,8 +193,10 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// True when the error means "the database cannot serve us right now" rather
-/// than "this query is wrong": worth a 503 and a retry, not a 500.
+// ANCHOR: is_unavailable
+/// True when the error means "the database cannot serve us right now"
+/// (worth retrying; for a client a 503, not a 500) rather than "this query
+/// is wrong".
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
@@ -211,6 +213,7 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+// ANCHOR_END: is_unavailable
 // ANCHOR_END: from_sqlx
 
 // Axum's own extractor errors are plain text; these turn them into problems.

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod database;
 pub mod image;
+#[cfg(feature = "k8s")]
 pub mod live;
 pub mod proof;
 pub mod service;

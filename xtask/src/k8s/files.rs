@@ -118,7 +118,7 @@ pub struct SkaffoldDeploy {
 pub struct SkaffoldHelm {
     #[serde(default)]
     pub releases: Vec<SkaffoldRelease>,
-    pub hooks: Option<serde_yaml::Value>,
+    pub hooks: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,7 +148,7 @@ pub struct SkaffoldPortForward {
 #[derive(Debug, Deserialize)]
 pub struct SkaffoldProfile {
     pub name: String,
-    pub build: Option<serde_yaml::Value>,
+    pub build: Option<serde_json::Value>,
     pub manifests: Option<SkaffoldManifests>,
     pub deploy: Option<SkaffoldDeploy>,
     #[serde(default)]
@@ -162,7 +162,7 @@ pub struct SkaffoldPatch {
     pub op: Option<String>,
     pub path: String,
     pub from: Option<String>,
-    pub value: Option<serde_yaml::Value>,
+    pub value: Option<serde_json::Value>,
 }
 
 /// A problem of a cluster config file: (path in the document, message, hint).
@@ -209,7 +209,11 @@ pub fn k3d_registry(k: &K3d) -> Vec<Finding> {
     // (RegistryMergeConfig, overwrite): a mirror of that name there replaces
     // k3d's.
     if let Some(config) = k.registries.as_ref().and_then(|r| r.config.as_deref()) {
-        let parsed: serde_yaml::Value = serde_yaml::from_str(config).unwrap_or_default();
+        let parsed = super::yaml::parse(config, 0)
+            .ok()
+            .flatten()
+            .and_then(|node| super::yaml::to_json(&node).ok())
+            .unwrap_or_default();
         let generated = [
             format!(
                 "{}:{}",
@@ -220,14 +224,14 @@ pub fn k3d_registry(k: &K3d) -> Vec<Finding> {
         ];
         for (key, mirror) in parsed
             .get("mirrors")
-            .and_then(|m| m.as_mapping())
+            .and_then(|m| m.as_object())
             .into_iter()
             .flatten()
         {
-            let key = key.as_str().unwrap_or("");
+            let key = key.as_str();
             let endpoints: Vec<&str> = mirror
                 .get("endpoint")
-                .and_then(|e| e.as_sequence())
+                .and_then(|e| e.as_array())
                 .into_iter()
                 .flatten()
                 .filter_map(|e| e.as_str())

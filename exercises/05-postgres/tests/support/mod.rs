@@ -16,6 +16,7 @@ use ibdb_postgres::config::{Config, DbConfig};
 use reqwest::Client;
 use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
 
+// ANCHOR: test_db
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -51,6 +52,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Its URL, for the binary's `DATABASE_URL`.
+    pub fn url(&self) -> String {
+        let server = postgres::url();
+        let (base, rest) = server.rsplit_once('/').expect("a URL with a database");
+        let query = rest
+            .split_once('?')
+            .map_or(String::new(), |(_, q)| format!("?{q}"));
+        format!("{base}/{}{query}", self.name)
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         // Drop runs inside the test's runtime, which must not block on
@@ -74,6 +87,7 @@ impl Drop for TestDb {
         }
     }
 }
+// ANCHOR_END: test_db
 
 /// The service, running on a random port of 127.0.0.1 with its own database,
 /// reaching it through a proxy the test can cut.

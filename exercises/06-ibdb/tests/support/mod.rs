@@ -18,6 +18,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
 
+// ANCHOR: test_db
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -88,6 +89,7 @@ impl Drop for TestDb {
         }
     }
 }
+// ANCHOR_END: test_db
 
 /// The service, running on a random port of 127.0.0.1 with its own database.
 pub struct TestApp {

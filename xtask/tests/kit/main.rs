@@ -9,6 +9,7 @@ mod book;
 mod cluster_chaos;
 mod cluster_commands;
 mod cluster_files;
+mod cnpg_cluster;
 mod consistency;
 mod contract;
 mod database;

@@ -699,7 +699,13 @@ fn cluster(doc: &Doc, c: &super::cnpg::Cluster, out: &mut Vec<Problem>) {
     let mut fail = |at: &str, message: String, hint: &str| {
         out.push(problem(doc, "database", &path(at), message, hint));
     };
-    if spec.and_then(|s| s.instances).is_none_or(|n| n < 1) {
+    if let Some(n) = spec.and_then(|s| s.instances).filter(|n| *n < 1) {
+        fail(
+            "spec.instances",
+            format!("spec.instances is {n}: no PostgreSQL would run"),
+            "set instances: 3 (one primary, two replicas)",
+        );
+    } else if spec.and_then(|s| s.instances).is_none() {
         fail(
             "spec.instances",
             "spec.instances is not set".into(),

@@ -224,8 +224,10 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
                 typed::<ConfigMap>(&mut doc, &mut problems).map(|c| Object::ConfigMap(Box::new(c)))
             }
             ("v1", "Secret") => typed::<Secret>(&mut doc, &mut problems).map(|_| Object::Secret),
-            (cnpg::API_VERSION, "Cluster") => typed::<cnpg::Cluster>(&mut doc, &mut problems)
-                .map(|c| Object::CnpgCluster(Box::new(c))),
+            // A custom resource: checked against the operator's own schema.
+            (cnpg::API_VERSION, "Cluster") => {
+                cnpg::load(&doc, &mut problems).map(|c| Object::CnpgCluster(Box::new(c)))
+            }
             (super::files::K3D_API, "Simple") => {
                 typed::<super::files::K3d>(&mut doc, &mut problems)
                     .map(|c| Object::K3d(Box::new(c)))
@@ -356,7 +358,13 @@ fn typed_rounds<T: DeserializeOwned>(doc: &mut Doc, problems: &mut Vec<Problem>)
 }
 
 /// An unquoted `8000`/`yes`/`1.0` where a string belongs.
-fn mistyped(doc: &Doc, at: &[Seg], line: Option<usize>, text: &str, value: Typed) -> Problem {
+pub(super) fn mistyped(
+    doc: &Doc,
+    at: &[Seg],
+    line: Option<usize>,
+    text: &str,
+    value: Typed,
+) -> Problem {
     let key = match at.last() {
         Some(Seg::Key(key)) => format!("{key}: "),
         _ => "- ".to_string(),
@@ -558,7 +566,7 @@ fn suggest(field: &str) -> Option<&'static str> {
 }
 
 /// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
+pub(super) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -165,6 +165,87 @@ fn deployment(doc: &Doc, d: &Deployment, docs: &[Doc], out: &mut Vec<Problem>) {
         resources(doc, c, &at, out);
         container_security(doc, pod, c, &at, out);
         config_refs(doc, c, &at, docs, out);
+        database_url(doc, c, &at, docs, out);
+    }
+}
+
+/// With a CNPG `Cluster` among the manifests, `DATABASE_URL` comes from
+/// the secret the operator writes for it (`<cluster>-app`, key `uri`).
+fn database_url(doc: &Doc, c: &Container, at: &str, docs: &[Doc], out: &mut Vec<Problem>) {
+    use super::cnpg::{URI_KEY, app_secret};
+    let clusters: Vec<&str> = docs
+        .iter()
+        .filter(|d| matches!(d.object, Object::CnpgCluster(_)))
+        .map(|d| d.name.as_str())
+        .collect();
+    let Some(first) = clusters.first() else {
+        return;
+    };
+    let secrets: Vec<String> = clusters.iter().map(|c| app_secret(c)).collect();
+    let wanted = format!(
+        "env: [{{name: DATABASE_URL, valueFrom: {{secretKeyRef: {{name: {}, key: {URI_KEY}}}}}}}]",
+        app_secret(first)
+    );
+    let env = c.env.as_deref().unwrap_or(&[]);
+    let Some((i, e)) = env
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name == "DATABASE_URL")
+    else {
+        out.push(problem(
+            doc,
+            "database",
+            &path(at),
+            format!(
+                "container {} has no DATABASE_URL, so it cannot reach Cluster {first}",
+                c.name
+            ),
+            format!("add {wanted} (CloudNativePG writes that secret)"),
+        ));
+        return;
+    };
+    let here = format!("{at}.env[{i}]");
+    match e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+        None => out.push(problem(
+            doc,
+            "database",
+            &path(&here),
+            format!(
+                "container {}: DATABASE_URL is not read from a secret (the password would sit in the manifest)",
+                c.name
+            ),
+            format!("use {wanted}"),
+        )),
+        Some(r) if !secrets.contains(&r.name) => out.push(problem(
+            doc,
+            "database",
+            &path(&format!("{here}.valueFrom.secretKeyRef.name")),
+            format!(
+                "container {}: DATABASE_URL reads secret {}, but CloudNativePG writes the credentials of Cluster {first} to {}",
+                c.name,
+                r.name,
+                app_secret(first)
+            ),
+            format!(
+                "name: {} (the cluster's name + {}; the operator makes no other)",
+                app_secret(first),
+                super::cnpg::APP_SECRET_SUFFIX
+            ),
+        )),
+        Some(r) if r.key != URI_KEY => out.push(problem(
+            doc,
+            "database",
+            &path(&format!("{here}.valueFrom.secretKeyRef.key")),
+            format!(
+                "container {}: DATABASE_URL reads key {} of {}, which is not the connection string",
+                c.name, r.key, r.name
+            ),
+            format!(
+                "key: {URI_KEY} (postgresql://owner:password@{}.NAMESPACE:5432/database); the secret also has user, password, host, dbname",
+                super::cnpg::rw_service(first)
+            ),
+        )),
+        Some(_) => {}
     }
 }
 
@@ -618,7 +699,13 @@ fn cluster(doc: &Doc, c: &super::cnpg::Cluster, out: &mut Vec<Problem>) {
     let mut fail = |at: &str, message: String, hint: &str| {
         out.push(problem(doc, "database", &path(at), message, hint));
     };
-    if spec.and_then(|s| s.instances).is_none_or(|n| n < 1) {
+    if let Some(n) = spec.and_then(|s| s.instances).filter(|n| *n < 1) {
+        fail(
+            "spec.instances",
+            format!("spec.instances is {n}: no PostgreSQL would run"),
+            "set instances: 3 (one primary, two replicas)",
+        );
+    } else if spec.and_then(|s| s.instances).is_none() {
         fail(
             "spec.instances",
             "spec.instances is not set".into(),
@@ -659,6 +746,20 @@ fn cluster(doc: &Doc, c: &super::cnpg::Cluster, out: &mut Vec<Problem>) {
             "set database: ibdb and owner: ibdb; CNPG then writes the secret <cluster>-app with key uri",
         ),
         Some(_) => {}
+    }
+    // api/v1/cluster_types.go keeps them, marked deprecated;
+    // docs/src/replication.md: use .spec.postgresql.synchronous.
+    for (field, set) in [
+        ("minSyncReplicas", spec.and_then(|s| s.min_sync_replicas)),
+        ("maxSyncReplicas", spec.and_then(|s| s.max_sync_replicas)),
+    ] {
+        if set.is_some() {
+            fail(
+                &format!("spec.{field}"),
+                format!("spec.{field} is deprecated"),
+                "configure synchronous replication with postgresql: {synchronous: {method: any, number: 1}}",
+            );
+        }
     }
 }
 

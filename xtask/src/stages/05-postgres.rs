@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::check::database::database;
-use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
+use crate::check::proof::{Base, Edit, Expect, Mutant, Proof, replace};
 use crate::check::service::{self, Launch, ShutdownHints, expect_json};
 use crate::check::tree::tests_unchanged;
 use crate::check::{Checker, Stage, Stop, build};
@@ -16,15 +16,24 @@ pub const STAGE: Stage = Stage {
     needs: &[Tool::Cargo],
     optional: &[],
     check,
-    todos: &[1, 2, 3, 4, 5],
+    todos: &[1, 2, 3, 4, 5, 6, 7],
     proof: Proof {
         // The failure shows the starter's todo!() for the pool.
         starter: Expect {
             seen: &["pool"],
-            ..Expect::failing(&["start"])
+            ..Expect::failing(&["start", "k8s database"])
         },
         solution: Expect {
-            passed: &["database", "start", "GET /readyz", "SIGTERM", "cargo test"],
+            passed: &[
+                "database",
+                "start",
+                "GET /readyz",
+                "SIGTERM",
+                "cargo test",
+                "k8s parse",
+                "k8s database",
+                "k8s security",
+            ],
             ..Expect::NOTHING
         },
         mutants: BROKEN,
@@ -32,19 +41,113 @@ pub const STAGE: Stage = Stage {
 };
 
 /// Broken copies the check must catch.
-const BROKEN: &[Mutant] = &[Mutant {
-    name: "a missing /readyz route",
-    base: Base::Solution,
-    edits: &[replace(
-        "src/lib.rs",
-        r#".route("/readyz", get(ready))"#,
-        "",
-    )],
-    needs: &[],
-    expect: Expect::failing(&["GET /readyz"]),
-}];
+const BROKEN: &[Mutant] = &[
+    Mutant {
+        name: "a missing /readyz route",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/lib.rs",
+            r#".route("/readyz", get(ready))"#,
+            "",
+        )],
+        needs: &[],
+        expect: Expect::failing(&["GET /readyz"]),
+    },
+    // The cluster side (k8s/, crate::k8s::stage05).
+    Mutant {
+        name: "DATABASE_URL from the wrong key of the secret",
+        base: Base::Solution,
+        edits: &[replace("k8s/deployment.yaml", "key: uri", "key: url")],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:key: url}: Deployment/books: container books: DATABASE_URL reads key url of books-db-app, which is not the connection string",
+            ],
+            hint: "key: uri",
+            ..Expect::only(&["k8s database"])
+        },
+    },
+    Mutant {
+        name: "DATABASE_URL from a secret the operator does not write",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "name: books-db-app",
+            "name: books-app",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:name: books-app}: Deployment/books: container books: DATABASE_URL reads secret books-app, but CloudNativePG writes the credentials of Cluster books-db to books-db-app",
+            ],
+            ..Expect::only(&["k8s database"])
+        },
+    },
+    Mutant {
+        name: "a misspelled Cluster field, with path, line and suggestion",
+        base: Base::Solution,
+        edits: &[replace("k8s/database.yaml", "    size: 1Gi", "    sise: 1Gi")],
+        needs: &[],
+        expect: Expect {
+            check: "k8s parse",
+            seen: &[
+                "k8s/database.yaml:{line:k8s/database.yaml:sise:}: Cluster/books-db: unknown field sise at spec.storage.sise (not in the CloudNativePG 1.30.0 Cluster schema)",
+            ],
+            hint: "did you mean size?",
+            ..Expect::only(&["k8s parse", "k8s database"])
+        },
+    },
+    Mutant {
+        name: "a value the operator's schema refuses",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/database.yaml",
+            "  instances: 3",
+            "  primaryUpdateStrategy: fast\n  instances: 3",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/database.yaml:{line:k8s/database.yaml:primaryUpdateStrategy}: Cluster/books-db: spec.primaryUpdateStrategy is \"fast\", not one of unsupervised, supervised",
+            ],
+            ..Expect::only(&["k8s parse"])
+        },
+    },
+    Mutant {
+        name: "a database without its owner",
+        base: Base::Solution,
+        edits: &[Edit::DropLines {
+            file: "k8s/database.yaml",
+            starting: "owner: books",
+        }],
+        needs: &[],
+        expect: Expect {
+            seen: &["Cluster/books-db: spec.bootstrap.initdb needs database and owner"],
+            ..Expect::only(&["k8s database"])
+        },
+    },
+    Mutant {
+        name: "the service's pods as root",
+        base: Base::Solution,
+        edits: &[replace(
+            "k8s/deployment.yaml",
+            "runAsUser: 65532",
+            "runAsUser: 0",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "k8s/deployment.yaml:{line:k8s/deployment.yaml:runAsUser:}: Deployment/books: container books runs as root (runAsUser: 0)",
+            ],
+            ..Expect::only(&["k8s security"])
+        },
+    },
+];
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
+    // The cluster side (k8s/: the CNPG Cluster, DATABASE_URL from its
+    // secret) first: static and quick, and it never stops the Rust part.
+    crate::k8s::stage05::check(ck)?;
     tests_unchanged(ck)?;
     let exe = build::binary(ck)?;
     let db = database(ck)?;

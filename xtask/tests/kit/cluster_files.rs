@@ -393,7 +393,7 @@ fn synchronous_replication_is_the_postgresql_synchronous_stanza() {
     let run = with("  minSyncReplicas: 1\n");
     assert!(!run.success);
     assert!(
-        run.stdout.contains("unknown field minSyncReplicas"),
+        run.stdout.contains("spec.minSyncReplicas is deprecated"),
         "{}",
         run.stdout
     );

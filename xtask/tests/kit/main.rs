@@ -10,6 +10,7 @@ mod class_grade;
 mod cluster_chaos;
 mod cluster_commands;
 mod cluster_files;
+mod cnpg_cluster;
 mod consistency;
 mod contract;
 mod database;

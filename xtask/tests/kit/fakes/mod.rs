@@ -56,9 +56,10 @@ const KUBECTL: &str = r#"
 SERVE='
 import http.server, sys
 port, body = int(sys.argv[1]), sys.argv[2].encode()
+status = int(sys.argv[3]) if len(sys.argv) > 3 else 200
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -114,6 +115,22 @@ case "$*" in
         if [ -f "$FAKE_STATE/body" ]; then body=$(/bin/cat "$FAKE_STATE/body"); fi
         echo "Forwarding from 127.0.0.1:$port -> 8000"
         exec /usr/bin/python3 -c "$SERVE" "$port" "$body" ;;
+    # Stage 05's live check: the CNPG Cluster books-db, then the service.
+    "wait --for=condition=Ready cluster/books-db "*)
+        if [ -f "$FAKE_STATE/db-timeout" ]; then echo "error: timed out waiting for the condition on clusters/books-db" >&2; exit 1; fi
+        echo "cluster.postgresql.cnpg.io/books-db condition met" ;;
+    "get clusters books-db --output jsonpath="*)
+        # readyInstances/instances phase, as the jsonpath asks.
+        if [ -f "$FAKE_STATE/instances" ]; then /bin/cat "$FAKE_STATE/instances"; else printf '3/3 Cluster in healthy state'; fi ;;
+    "rollout status deployment/books "*) echo 'deployment "books" successfully rolled out' ;;
+    "port-forward svc/books "*)
+        # 127.0.0.1:LOCAL answers /readyz as the pods do: 200, or the
+        # status in the state file `readyz`.
+        port=${3%%:*}
+        status=200
+        if [ -f "$FAKE_STATE/readyz" ]; then status=$(/bin/cat "$FAKE_STATE/readyz"); fi
+        echo "Forwarding from 127.0.0.1:$port -> 8000"
+        exec /usr/bin/python3 -c "$SERVE" "$port" '{"status":"OK"}' "$status" ;;
     *" port-forward "*)
         echo "Forwarding from 127.0.0.1 -> 8000"
         exec /bin/sleep 60 ;;

@@ -29,8 +29,10 @@ pub const PARTS: &[Part] = &[
         what: "the Kubernetes part (the official API types, k8s-openapi)",
         commands: &[
             "cluster", "cnpg", "up", "deploy", "smoke", "down", "chaos", "k8s", "helm", "tools",
+            // Grades every stage, with this very binary inside its sandbox.
+            "class",
         ],
-        stages: &["04-kubernetes"],
+        stages: &["04-kubernetes", "05-postgres"],
     },
     Part {
         feature: "bench",
@@ -47,7 +49,7 @@ pub const PARTS: &[Part] = &[
 ];
 
 /// Subcommands whose free arguments name stages (none named: every stage).
-const STAGE_COMMANDS: &[&str] = &["verify", "selftest"];
+const STAGE_COMMANDS: &[&str] = &["verify", "selftest", "watch"];
 
 /// Options of those commands that take a value (not a stage name).
 const VALUE_OPTIONS: &[&str] = &["--dir"];

@@ -659,10 +659,9 @@ fn which_on_path(name: &str) -> bool {
 fn included_lines(text: &str, anchor: Option<&str>) -> Vec<(usize, bool)> {
     let marker = |line: &str, what: &str| {
         let t = line.trim_start();
-        ["//", "#", "--"].iter().any(|c| {
-            t.strip_prefix(c)
-                .is_some_and(|rest| rest.trim() == what)
-        })
+        ["//", "#", "--"]
+            .iter()
+            .any(|c| t.strip_prefix(c).is_some_and(|rest| rest.trim() == what))
     };
     let mut out = Vec::new();
     let mut inside = anchor.is_none();

@@ -705,8 +705,16 @@ fn todo_code_is_included_only_inside_a_spoiler() {
         let text = read(&file);
         let mut open_details = 0usize;
         for (n, line) in text.lines().enumerate() {
-            open_details += line.matches("<details").count();
-            open_details = open_details.saturating_sub(line.matches("</details>").count());
+            // HTML blocks start a line; `<details>` quoted in prose does not count.
+            let html = line.trim_start();
+            if html.starts_with("<details") {
+                open_details += 1;
+            }
+            if html.starts_with("</details>")
+                || (html.starts_with("<details") && html.contains("</details>"))
+            {
+                open_details = open_details.saturating_sub(1);
+            }
             let mut rest = line;
             while let Some(start) = rest.find("{{#include ") {
                 let after = &rest[start + "{{#include ".len()..];

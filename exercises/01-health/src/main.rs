@@ -2,7 +2,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use tracing_subscriber::EnvFilter;
 
-// ANCHOR: main
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // `RUST_LOG=debug` shows more; `info` is the default.
@@ -19,10 +18,9 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
 
-    axum::serve(listener, health::app())
-        .with_graceful_shutdown(health::shutdown_signal())
-        .await?;
+    // TODO 7: stop gracefully: when `health::shutdown_signal()` completes,
+    // stop accepting connections and let the requests in flight finish.
+    axum::serve(listener, health::app()).await?;
     tracing::info!("stopped");
     Ok(())
 }
-// ANCHOR_END: main

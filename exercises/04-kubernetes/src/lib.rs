@@ -1,7 +1,19 @@
 //! Stage 01: the smallest useful microservice, a health endpoint.
 
-use axum::{Json, Router, routing::get};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
+
+// ANCHOR: state
+/// What every handler shares. axum clones it into each request, so the
+/// counter sits behind an `Arc`: every clone points at the same one.
+#[derive(Clone, Default)]
+pub struct AppState {
+    requests: Arc<AtomicU64>,
+}
+// ANCHOR_END: state
 
 // ANCHOR: health
 /// The body of `GET /`: `{"status":"OK"}`.
@@ -11,18 +23,47 @@ pub struct Health {
 }
 
 /// `Json` sets `content-type: application/json` and status 200 for us.
-pub async fn health() -> Json<Health> {
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    // Relaxed: a counter orders nothing else, it only has to add up.
+    state.requests.fetch_add(1, Ordering::Relaxed);
     Json(Health { status: "OK" })
 }
 // ANCHOR_END: health
 
+// ANCHOR: stats
+/// The body of `GET /stats`: how many `GET /` this process has answered.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    requests: u64,
+}
+
+pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
+    let requests = state.requests.load(Ordering::Relaxed);
+    Json(Stats { requests })
+}
+// ANCHOR_END: stats
+
 // ANCHOR: app
 /// The router, separate from `main` so tests can call it without a socket.
 pub fn app() -> Router {
-    Router::new().route("/", get(health))
+    Router::new()
+        .route("/", get(health))
+        .route("/stats", get(stats))
+        .fallback(not_found)
+        .with_state(AppState::default())
 }
 // ANCHOR_END: app
 
+// ANCHOR: not_found
+/// Stretch: unknown paths answer 404 as JSON too, `{"status":"NOT_FOUND"}`.
+pub async fn not_found() -> (StatusCode, Json<Health>) {
+    let body = Health {
+        status: "NOT_FOUND",
+    };
+    (StatusCode::NOT_FOUND, Json(body))
+}
+
+// ANCHOR_END: not_found
 // ANCHOR: port
 /// The port to listen on: `$PORT`, or 8000 when it is unset.
 pub fn port_from_env() -> Result<u16, String> {

@@ -19,9 +19,11 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
 
+    // ANCHOR: serve
     axum::serve(listener, health::app())
         .with_graceful_shutdown(health::shutdown_signal())
         .await?;
+    // ANCHOR_END: serve
     tracing::info!("stopped");
     Ok(())
 }

@@ -19,9 +19,16 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
 
+    // ANCHOR: serve
+    // ANCHOR: starter| // TODO 7: stop gracefully: when `health::shutdown_signal()` completes,
+    // ANCHOR: starter| // stop accepting connections and let the requests in flight finish.
+    // ANCHOR: starter| axum::serve(listener, health::app()).await?;
+    // ANCHOR: starter
     axum::serve(listener, health::app())
         .with_graceful_shutdown(health::shutdown_signal())
         .await?;
+    // ANCHOR_END: starter
+    // ANCHOR_END: serve
     tracing::info!("stopped");
     Ok(())
 }

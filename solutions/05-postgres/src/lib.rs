@@ -57,6 +57,31 @@ fn unavailable() -> (StatusCode, Json<Status>) {
 }
 // ANCHOR_END: readyz
 
+// ANCHOR: stats
+// ANCHOR: starter
+/// Stretch: `GET /stats`, what the pool holds now.
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pool: PoolStats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PoolStats {
+    /// Open connections, busy or idle: at most `DB_MAX_CONNECTIONS`.
+    size: u32,
+    idle: usize,
+}
+
+pub async fn stats(State(pool): State<PgPool>) -> Json<Stats> {
+    let pool = PoolStats {
+        size: pool.size(),
+        idle: pool.num_idle(),
+    };
+    Json(Stats { pool })
+}
+
+// ANCHOR_END: starter
+// ANCHOR_END: stats
 // ANCHOR: app
 /// Connects, migrates and builds the router: everything but the socket, so
 /// `main` and the tests start the service the same way.
@@ -69,6 +94,7 @@ pub async fn app(config: &Config) -> Result<(Router, PgPool), sqlx::migrate::Mig
         .route("/healthz", get(alive))
         // ANCHOR: starter
         .route("/readyz", get(ready))
+        .route("/stats", get(stats))
         // ANCHOR_END: starter
         .with_state(pool.clone());
     Ok((router, pool))

@@ -4,9 +4,11 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use ibdb_postgres::{config::DbConfig, db};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::spawn_app;
+use sqlx::postgres::PgConnectOptions;
+use support::{TestDb, proxy::Proxy, spawn_app};
 
 #[tokio::test]
 async fn root_and_healthz_answer_ok() {
@@ -90,4 +92,98 @@ async fn readyz_follows_the_database_and_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// TODO 1: the pool's limits are the configured ones, not sqlx's defaults.
+#[tokio::test]
+async fn the_pool_takes_its_settings_from_the_configuration() {
+    // A lazy pool needs no database to be built.
+    let mut config = DbConfig::new(PgConnectOptions::new().host("127.0.0.1").port(1));
+    config.max_connections = 3;
+    config.acquire_timeout = Duration::from_millis(1234);
+    let pool = db::pool(&config);
+    let options = pool.options();
+    assert_eq!(
+        options.get_max_connections(),
+        3,
+        "TODO 1: the pool's max_connections must be config.max_connections (DB_MAX_CONNECTIONS)"
+    );
+    assert_eq!(
+        options.get_acquire_timeout(),
+        Duration::from_millis(1234),
+        "TODO 1: the pool's acquire_timeout must be config.acquire_timeout (DB_ACQUIRE_TIMEOUT_MS)"
+    );
+}
+
+/// A pool to `db` through a proxy the test cuts and restores.
+async fn pool_through_proxy(db: &TestDb) -> (sqlx::PgPool, Proxy) {
+    let target = format!("{}:{}", db.options.get_host(), db.options.get_port());
+    let proxy = Proxy::start(&target).await;
+    let connect = db.options.clone().host("127.0.0.1").port(proxy.port);
+    let mut config = DbConfig::new(connect);
+    config.acquire_timeout = Duration::from_secs(1);
+    (db::pool(&config), proxy)
+}
+
+/// TODO 3: a database that comes up after the service is waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_retries_until_the_database_answers() {
+    let db = TestDb::new().await;
+    let (pool, proxy) = pool_through_proxy(&db).await;
+    proxy.cut();
+    let restore = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        proxy.restore();
+    };
+    let migrate = tokio::time::timeout(
+        Duration::from_secs(30),
+        db::migrate(&pool, Duration::from_secs(20)),
+    );
+    let (migrated, ()) = tokio::join!(migrate, restore);
+    migrated
+        .expect("TODO 3: migrate did not return within 30 s (timeout 20 s)")
+        .expect("TODO 3: while the database is unreachable (an error is_unavailable accepts), sleep and try again; here it answers after 1.5 s");
+}
+
+/// TODO 3: ... but not for longer than the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_gives_up_after_the_timeout() {
+    let db = TestDb::new().await;
+    let (pool, proxy) = pool_through_proxy(&db).await;
+    proxy.cut();
+    let started = Instant::now();
+    let migrated = tokio::time::timeout(
+        Duration::from_secs(15),
+        db::migrate(&pool, Duration::from_secs(2)),
+    )
+    .await
+    .expect("TODO 3: with a 2 s timeout and the database gone, migrate must give up (Err) long before 15 s");
+    assert!(migrated.is_err(), "the database never answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "TODO 3: stop retrying once the timeout (2 s) has passed; it took {:?}",
+        started.elapsed()
+    );
+}
+
+/// TODO 3: an error that waiting cannot fix fails at once.
+#[tokio::test]
+async fn migrate_fails_at_once_when_retrying_cannot_help() {
+    let db = TestDb::new().await;
+    let config = DbConfig::new(db.options.clone().database("no_such_database"));
+    let pool = db::pool(&config);
+    let started = Instant::now();
+    let migrated = tokio::time::timeout(
+        Duration::from_secs(30),
+        db::migrate(&pool, Duration::from_secs(20)),
+    )
+    .await
+    .expect("TODO 3: migrate did not return within 30 s");
+    assert!(migrated.is_err(), "the database does not exist");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "TODO 3: retry only errors is_unavailable accepts; \"database does not exist\" is not one, \
+         and was retried for {:?}",
+        started.elapsed()
+    );
 }

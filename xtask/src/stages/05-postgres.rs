@@ -8,6 +8,8 @@ use crate::check::proof::{Base, Edit, Expect, Mutant, Proof, replace};
 use crate::check::service::{self, Launch, ShutdownHints, expect_json};
 use crate::check::tree::tests_unchanged;
 use crate::check::{Checker, Stage, Stop, build};
+use crate::http;
+use crate::report::Failure;
 use crate::tools::Tool;
 
 pub const STAGE: Stage = Stage {
@@ -28,6 +30,7 @@ pub const STAGE: Stage = Stage {
                 "database",
                 "start",
                 "GET /readyz",
+                "GET /stats",
                 "SIGTERM",
                 "cargo test",
                 "k8s parse",
@@ -40,10 +43,10 @@ pub const STAGE: Stage = Stage {
     },
 };
 
-/// Broken copies the check must catch.
+/// Broken copies the check must catch, each named by the TODO it breaks.
 const BROKEN: &[Mutant] = &[
     Mutant {
-        name: "a missing /readyz route",
+        name: "a missing /readyz route (TODO 5)",
         base: Base::Solution,
         edits: &[replace(
             "src/lib.rs",
@@ -51,11 +54,94 @@ const BROKEN: &[Mutant] = &[
             "",
         )],
         needs: &[],
-        expect: Expect::failing(&["GET /readyz"]),
+        expect: Expect {
+            hint: "TODO 5",
+            ..Expect::failing(&["GET /readyz"])
+        },
+    },
+    Mutant {
+        name: "the pool ignores DB_MAX_CONNECTIONS (TODO 1)",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/db.rs",
+            ".max_connections(config.max_connections)",
+            ".max_connections(10)",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["TODO 1", "max_connections"],
+            ..Expect::only(&["cargo test"])
+        },
+    },
+    Mutant {
+        name: "the pool ignores DB_ACQUIRE_TIMEOUT_MS (TODO 1)",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/db.rs",
+            ".acquire_timeout(config.acquire_timeout)",
+            "",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["TODO 1", "acquire_timeout"],
+            ..Expect::only(&["cargo test"])
+        },
+    },
+    Mutant {
+        name: "migrations not retried while the database is unreachable (TODO 3)",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/db.rs",
+            "if is_unavailable(&error) && Instant::now()",
+            "if false && is_unavailable(&error) && Instant::now()",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["migrate_retries_until_the_database_answers", "TODO 3"],
+            ..Expect::only(&["cargo test"])
+        },
+    },
+    Mutant {
+        name: "every migration error retried (TODO 3)",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/db.rs",
+            "if is_unavailable(&error) && Instant::now()",
+            "if Instant::now()",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["migrate_fails_at_once_when_retrying_cannot_help", "TODO 3"],
+            ..Expect::only(&["cargo test"])
+        },
+    },
+    Mutant {
+        name: "retried past the timeout (TODO 3)",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/db.rs",
+            "if is_unavailable(&error) && Instant::now() + delay < deadline",
+            "if is_unavailable(&error) && deadline > deadline - delay",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &["migrate_gives_up_after_the_timeout", "TODO 3"],
+            ..Expect::only(&["cargo test"])
+        },
+    },
+    Mutant {
+        name: "the stretch task's /stats beyond the pool's size",
+        base: Base::Solution,
+        edits: &[replace("src/lib.rs", "size: pool.size(),", "size: 99,")],
+        needs: &[],
+        expect: Expect {
+            hint: "stretch",
+            ..Expect::only(&["GET /stats"])
+        },
     },
     // The cluster side (k8s/, crate::k8s::stage05).
     Mutant {
-        name: "DATABASE_URL from the wrong key of the secret",
+        name: "DATABASE_URL from the wrong key of the secret (TODO 7)",
         base: Base::Solution,
         edits: &[replace("k8s/deployment.yaml", "key: uri", "key: url")],
         needs: &[],
@@ -68,7 +154,7 @@ const BROKEN: &[Mutant] = &[
         },
     },
     Mutant {
-        name: "DATABASE_URL from a secret the operator does not write",
+        name: "DATABASE_URL from a secret the operator does not write (TODO 7)",
         base: Base::Solution,
         edits: &[replace(
             "k8s/deployment.yaml",
@@ -84,7 +170,7 @@ const BROKEN: &[Mutant] = &[
         },
     },
     Mutant {
-        name: "a misspelled Cluster field, with path, line and suggestion",
+        name: "a misspelled Cluster field, with path, line and suggestion (TODO 6)",
         base: Base::Solution,
         edits: &[replace("k8s/database.yaml", "    size: 1Gi", "    sise: 1Gi")],
         needs: &[],
@@ -98,7 +184,7 @@ const BROKEN: &[Mutant] = &[
         },
     },
     Mutant {
-        name: "a value the operator's schema refuses",
+        name: "a value the operator's schema refuses (TODO 6)",
         base: Base::Solution,
         edits: &[replace(
             "k8s/database.yaml",
@@ -114,7 +200,7 @@ const BROKEN: &[Mutant] = &[
         },
     },
     Mutant {
-        name: "a database without its owner",
+        name: "a database without its owner (TODO 6)",
         base: Base::Solution,
         edits: &[Edit::DropLines {
             file: "k8s/database.yaml",
@@ -169,7 +255,11 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
     let exe = build::binary(ck)?;
     let db = database(ck)?;
     let launch = Launch {
-        env: vec![("DATABASE_URL", db.url().to_string())],
+        env: vec![
+            ("DATABASE_URL", db.url().to_string()),
+            // A limit the stretch task's /stats must stay under.
+            ("DB_MAX_CONNECTIONS", MAX_CONNECTIONS.to_string()),
+        ],
         path: "/healthz",
         limit: Duration::from_secs(60),
         hint: "the pool (TODO 1) and the migrations (TODO 2, 3)",
@@ -186,8 +276,42 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         r#"{"status":"OK"}"#,
         "GET /readyz runs SELECT 1 and answers 200 (TODO 4, TODO 5)",
     )?;
+    stretch_stats(ck, &server.url("/stats"));
     let hints = ShutdownHints::AS_IN_STAGE_01;
     service::graceful_shutdown(ck, &mut server.process, Duration::from_secs(5), hints)?;
     drop(db);
     build::cargo_test(ck)
+}
+
+/// `DB_MAX_CONNECTIONS` of the checked service.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// The optional stretch task (README): `GET /stats` with the pool's figures,
+/// checked when present (a 404 is only noted).
+fn stretch_stats(ck: &mut Checker, url: &str) {
+    let Ok(r) = http::get(url, Duration::from_secs(5)) else {
+        return;
+    };
+    if r.status == 404 {
+        ck.note("stretch task (optional, README): not attempted, GET /stats answers 404");
+        return;
+    }
+    let body: Option<serde_json::Value> = serde_json::from_str(&r.body).ok();
+    let figure = |name: &str| body.as_ref()?.get("pool")?.get(name)?.as_u64();
+    match (r.status, figure("size"), figure("idle")) {
+        (200, Some(size), Some(idle)) if idle <= size && size <= u64::from(MAX_CONNECTIONS) => {
+            ck.pass("GET /stats", format!("stretch task: {}", r.body.trim()));
+        }
+        _ => ck.fail(
+            "GET /stats",
+            "the pool's figures are not right",
+            Failure::new(
+                format!(
+                    r#"200 {{"pool":{{"size":S,"idle":I}}}} with I ≤ S ≤ {MAX_CONNECTIONS} (DB_MAX_CONNECTIONS)"#
+                ),
+                format!("{} {}", r.status, r.body.trim()),
+            )
+            .hint("the stretch task: answer Json with pool.size() and pool.num_idle() of the shared PgPool"),
+        ),
+    }
 }

@@ -650,3 +650,134 @@ fn which_on_path(name: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
 }
+
+/// The lines of `text` between `ANCHOR: anchor` and `ANCHOR_END: anchor`
+/// (the whole file without one), each with whether it lies in an
+/// `ANCHOR: starter` region: code only the solution has, which a TODO asks
+/// the trainee to write (CONTRIBUTING.md, "The solution is the source of
+/// the starter").
+fn included_lines(text: &str, anchor: Option<&str>) -> Vec<(usize, bool)> {
+    let marker = |line: &str, what: &str| {
+        let t = line.trim_start();
+        ["//", "#", "--"]
+            .iter()
+            .any(|c| t.strip_prefix(c).is_some_and(|rest| rest.trim() == what))
+    };
+    let mut out = Vec::new();
+    let mut inside = anchor.is_none();
+    let mut starter = false;
+    for (n, line) in text.lines().enumerate() {
+        if marker(line, "ANCHOR: starter") {
+            starter = true;
+            continue;
+        }
+        if marker(line, "ANCHOR_END: starter") {
+            starter = false;
+            continue;
+        }
+        if let Some(anchor) = anchor {
+            if marker(line, &format!("ANCHOR: {anchor}")) {
+                inside = true;
+                continue;
+            }
+            if marker(line, &format!("ANCHOR_END: {anchor}")) {
+                inside = false;
+                continue;
+            }
+        }
+        // mdbook leaves every marker line out of an include.
+        if inside && !line.contains("ANCHOR:") && !line.contains("ANCHOR_END:") {
+            out.push((n + 1, starter && !line.trim().is_empty()));
+        }
+    }
+    out
+}
+
+/// Code a TODO asks for (lines in an `ANCHOR: starter` region of the
+/// solution file) is included only inside a spoiler (`<details>`), so the
+/// book never shows an answer in the open.
+#[test]
+fn todo_code_is_included_only_inside_a_spoiler() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for chapter in chapters() {
+        let file = src().join(&chapter);
+        let text = read(&file);
+        let mut open_details = 0usize;
+        for (n, line) in text.lines().enumerate() {
+            // HTML blocks start a line; `<details>` quoted in prose does not count.
+            let html = line.trim_start();
+            if html.starts_with("<details") {
+                open_details += 1;
+            }
+            if html.starts_with("</details>")
+                || (html.starts_with("<details") && html.contains("</details>"))
+            {
+                open_details = open_details.saturating_sub(1);
+            }
+            let mut rest = line;
+            while let Some(start) = rest.find("{{#include ") {
+                let after = &rest[start + "{{#include ".len()..];
+                let Some(end) = after.find("}}") else { break };
+                let spec = after[..end].trim();
+                rest = &after[end..];
+                let (path, anchor) = match spec.split_once(':') {
+                    Some((p, a)) => (p, Some(a)),
+                    None => (spec, None),
+                };
+                let Ok(body) = std::fs::read_to_string(file.parent().unwrap().join(path)) else {
+                    continue; // every_include_names_an_existing_file_and_anchor says so
+                };
+                checked += 1;
+                let todo: Vec<usize> = included_lines(&body, anchor)
+                    .into_iter()
+                    .filter_map(|(line, starter)| starter.then_some(line))
+                    .collect();
+                if open_details == 0 && !todo.is_empty() {
+                    problems.push(format!(
+                        "book/src/{chapter}:{}: includes {spec} outside a spoiler, but lines {:?} of {path} are code a TODO asks for (inside `ANCHOR: starter`): \
+                         move the include into a `<details><summary>Spoiler: ...</summary>` block, or include an anchor without the answer",
+                        n + 1,
+                        todo
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked > 0, "no include found to check");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The rule above decides mechanically: an anchor overlapping a starter
+/// region is TODO code, one that does not is not.
+#[test]
+fn todo_code_is_told_apart_by_the_starter_regions() {
+    let file = "\
+// ANCHOR: given
+fn given() {}
+// ANCHOR_END: given
+// ANCHOR: asked
+fn asked() {
+    // ANCHOR: starter| todo!()
+    // ANCHOR: starter
+    answer()
+    // ANCHOR_END: starter
+}
+// ANCHOR_END: asked
+";
+    let todo = |anchor| {
+        included_lines(file, Some(anchor))
+            .iter()
+            .filter(|(_, starter)| *starter)
+            .count()
+    };
+    assert_eq!(todo("given"), 0);
+    assert_eq!(todo("asked"), 1);
+    assert_eq!(
+        included_lines(file, None)
+            .iter()
+            .filter(|(_, s)| *s)
+            .count(),
+        1
+    );
+}

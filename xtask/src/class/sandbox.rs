@@ -31,6 +31,9 @@ const XTASK: &str = "/usr/local/bin/lab-xtask";
 pub const TRAINEE: &str = "/class/trainee";
 const SCRATCH: &str = "/scratch";
 
+/// The least time the one-off warm-up build gets (see `Sandbox::warm`).
+const WARM_LIMIT: Duration = Duration::from_secs(1800);
+
 pub struct Sandbox {
     image: String,
     cpus: f64,
@@ -230,6 +233,9 @@ impl Sandbox {
 
     /// Builds the solutions of `stages` once in the container setup, so new
     /// trainees' scratch folders start with the dependencies compiled.
+    /// The per-trainee `timeout` (seconds) bounds the warm-up only when it is
+    /// longer than `WARM_LIMIT`: the warm-up compiles every dependency once,
+    /// which takes far longer than grading one trainee on top of it.
     pub fn warm(&self, stages: &[&Stage], timeout: u64) -> anyhow::Result<()> {
         let warm = &self.warm;
         if warm.join(".warm").is_file() {
@@ -247,9 +253,17 @@ impl Sandbox {
         ];
         verify.extend(stages.iter().map(|s| s.id.to_string()));
         let name = format!("lab-class-{}-warm", std::process::id());
-        let outcome = self.run(&name, warm, &[], &verify, Duration::from_secs(timeout));
+        let limit = Duration::from_secs(timeout).max(WARM_LIMIT);
+        let outcome = self.run(&name, warm, &[], &verify, limit);
         let built = warm.join("target").is_dir();
-        if outcome.timed_out || !built {
+        if outcome.timed_out {
+            bail!(
+                "compiling the solutions in the sandbox took longer than {} s and was stopped; its output ends with:\n{}\nrun it again with a longer `--timeout` on a slow machine",
+                limit.as_secs(),
+                crate::proc::tail(&outcome.stderr, 15),
+            );
+        }
+        if !built {
             bail!(
                 "compiling the solutions in the sandbox failed (exit code {:?}); its output ends with:\n{}\nfix that (is every crate in {}? `cargo xtask verify --solutions` fetches them), then run this again",
                 outcome.exit_code,

@@ -18,6 +18,28 @@ fn plain(args: &[&str]) -> Vec<String> {
 
 /// The stage folder on the cluster: build and push its image, apply its
 /// `k8s/`, 3 ready replicas, a port-forward to the Service, `GET /`.
+/// The start both live checks share: the stage's image built and pushed to
+/// the cluster's registry (the nodes pull it as `image`), `k8s/` applied.
+fn build_push_apply(r: &Runner, dir: &Path, image: &str, k8s: &Path) -> anyhow::Result<()> {
+    let pushed = push_name(image);
+    let dir_text = dir.display().to_string();
+    r.need(&[Tool::Docker])?;
+    r.act_for(
+        &plain(&["docker", "build", "--tag", &pushed, &dir_text]),
+        "",
+        waits::BUILD,
+    )?;
+    r.act(
+        &plain(&["docker", "push", &pushed]),
+        &format!("the nodes pull it as {image}"),
+    )?;
+    r.act(
+        &plain(&["kubectl", "apply", "--filename", &k8s.display().to_string()]),
+        "",
+    )?;
+    Ok(())
+}
+
 pub fn on_cluster(dir: &Path) -> Result<String, Failure> {
     let fail = |e: anyhow::Error| {
         Failure::new("the stage running on the cluster", format!("{e:#}"))
@@ -45,21 +67,8 @@ pub fn on_cluster(dir: &Path) -> Result<String, Failure> {
             _ => None,
         })
         .ok_or_else(|| Failure::new("a Deployment", "none in k8s/deployment.yaml"))?;
-    let pushed = push_name(&image);
-    let dir_text = dir.display().to_string();
-    let k8s_text = k8s.display().to_string();
     let run = || -> anyhow::Result<String> {
-        r.need(&[Tool::Docker])?;
-        r.act_for(
-            &plain(&["docker", "build", "--tag", &pushed, &dir_text]),
-            "",
-            waits::BUILD,
-        )?;
-        r.act(
-            &plain(&["docker", "push", &pushed]),
-            &format!("the nodes pull it as {image}"),
-        )?;
-        r.act(&plain(&["kubectl", "apply", "--filename", &k8s_text]), "")?;
+        build_push_apply(&r, dir, &image, &k8s)?;
         r.wait(
             &plain(&[
                 "kubectl",
@@ -171,21 +180,8 @@ pub fn database_on_cluster(dir: &Path, cluster: &str) -> Result<String, Failure>
             "`kubectl get clusters`, `kubectl describe cluster {cluster}`, `kubectl get pods` and `kubectl logs deployment/{name}` show what happened"
         ))
     };
-    let pushed = push_name(&image);
-    let dir_text = dir.display().to_string();
-    let k8s_text = k8s.display().to_string();
     let run = || -> anyhow::Result<String> {
-        r.need(&[Tool::Docker])?;
-        r.act_for(
-            &plain(&["docker", "build", "--tag", &pushed, &dir_text]),
-            "",
-            waits::BUILD,
-        )?;
-        r.act(
-            &plain(&["docker", "push", &pushed]),
-            &format!("the nodes pull it as {image}"),
-        )?;
-        r.act(&plain(&["kubectl", "apply", "--filename", &k8s_text]), "")?;
+        build_push_apply(&r, dir, &image, &k8s)?;
         // The operator's Ready condition (api/v1 ConditionClusterReady):
         // every instance up and the primary elected.
         r.wait(

@@ -4,7 +4,6 @@ use std::{env, fmt::Display, str::FromStr, time::Duration};
 
 use sqlx::postgres::PgConnectOptions;
 
-// ANCHOR: config
 /// Everything the service can be told from outside. Each field has a sane
 /// default except the database URL, which has no safe guess.
 #[derive(Debug, Clone)]
@@ -40,7 +39,6 @@ pub struct DbConfig {
     /// the database to accept the migrations before giving up.
     pub startup_timeout: Duration,
 }
-// ANCHOR_END: config
 
 impl DbConfig {
     /// Settings for `connect` with every other value at its default.
@@ -79,7 +77,6 @@ impl Config {
         }
     }
 
-    // ANCHOR: from_env
     /// Reads the environment. Every value is checked here, at start, so a
     /// typo ends the process with a message naming the variable and what it
     /// accepts (exit code 2) instead of a panic or a service that answers
@@ -87,7 +84,6 @@ impl Config {
     pub fn from_env() -> Result<Self, String> {
         Self::from_vars(|name| env::var(name).ok())
     }
-    // ANCHOR_END: from_env
 
     /// `from_env` with the variables looked up by `var`, for tests.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {

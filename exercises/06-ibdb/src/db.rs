@@ -10,13 +10,10 @@ use sqlx::{
 
 use crate::{config::DbConfig, error::is_unavailable};
 
-// ANCHOR: migrator
 /// The SQL files in `migrations/`, compiled into the binary: the image needs
 /// no migration files and no separate migration job.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
-// ANCHOR_END: migrator
 
-// ANCHOR: pool
 /// A lazy pool: it opens connections on first use, so the service starts (and
 /// answers `/healthz`) even while the database is still coming up.
 pub fn pool(config: &DbConfig) -> PgPool {
@@ -30,7 +27,6 @@ pub fn pool(config: &DbConfig) -> PgPool {
         .idle_timeout(Duration::from_secs(10 * 60))
         .connect_lazy_with(config.connect.clone())
 }
-// ANCHOR_END: pool
 
 /// Why the database could not be made ready at start. Each message says what
 /// failed, where (the URL without its password) and what to do.
@@ -61,7 +57,6 @@ pub enum StartError {
     },
 }
 
-// ANCHOR: migrate
 /// Waits until the database accepts connections, then applies pending
 /// migrations, retrying while it is unreachable (in Kubernetes the app and
 /// its database often start together). Wrong credentials or an unknown
@@ -99,7 +94,6 @@ pub async fn migrate(pool: &PgPool, config: &DbConfig) -> Result<(), StartError>
         delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
-// ANCHOR_END: migrate
 
 /// One connection attempt, bounded by `deadline` (a black-holed address
 /// would otherwise hang for the operating system's TCP time-out), but given

@@ -37,7 +37,6 @@ pub const MAX_URI: usize = 8 * 1024;
 pub const MAX_HEADERS: usize = 100;
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-// ANCHOR: guard
 /// What `guard` needs.
 #[derive(Clone)]
 pub struct Guard {
@@ -113,7 +112,6 @@ async fn limit(request_timeout: Duration, request: Request, next: Next) -> Respo
     };
     as_problem(response, &method)
 }
-// ANCHOR_END: guard
 
 /// Request ids `ibdb-1`, `ibdb-2`, ...: unique per process, no UUID needed
 /// since log lines also carry the pod name. Written on the stack, digits
@@ -151,6 +149,20 @@ fn too_large(request: &Request) -> Option<ApiError> {
         .sum();
     (headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES)
         .then_some(ApiError::HeadersTooLarge(MAX_HEADERS, MAX_HEADER_BYTES))
+}
+
+/// A handler that panicked: its task would otherwise end and the client
+/// see the connection drop. tower-http's `CatchPanicLayer` calls this with
+/// what the panic carried; the log gets the message, the client a 500
+/// problem like any other internal error.
+pub fn panicked(payload: Box<dyn std::any::Any + Send>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a value that is not a string");
+    tracing::error!(panic = message, "a handler panicked");
+    ApiError::Http(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()).into_response()
 }
 
 /// Error responses made by axum itself (405, ...) have no problem body:

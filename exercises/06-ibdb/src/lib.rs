@@ -32,7 +32,6 @@ fn state(config: &Config) -> routes::AppState {
     }
 }
 
-// ANCHOR: app
 /// Connects, migrates and builds the router: everything but the socket, for
 /// tests that serve it themselves.
 pub async fn app(config: &Config) -> Result<(Router, PgPool), StartError> {
@@ -41,9 +40,7 @@ pub async fn app(config: &Config) -> Result<(Router, PgPool), StartError> {
     state.migrated.store(true, Ordering::Release);
     Ok((routes::router(config, state.clone()), state.pool))
 }
-// ANCHOR_END: app
 
-// ANCHOR: run
 /// The whole service on an open socket: serves at once (`/healthz` answers,
 /// `/readyz` says 503) while it waits for the database and migrates it, then
 /// runs until `shutdown` completes. Returns an error if the database cannot
@@ -87,7 +84,6 @@ pub async fn run(
         None => Ok(()),
     }
 }
-// ANCHOR_END: run
 
 /// Why `run` ended other than by a shutdown signal.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,6 @@ use std::{
 
 use tracing_subscriber::EnvFilter;
 
-// ANCHOR: main
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -48,4 +47,3 @@ async fn main() -> ExitCode {
         }
     }
 }
-// ANCHOR_END: main

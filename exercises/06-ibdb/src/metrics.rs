@@ -109,7 +109,6 @@ fn labels((method, route, status): (&str, &str, u16)) -> String {
     format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"")
 }
 
-// ANCHOR: track
 /// One request being timed, labelled by its route *template* (`/books/{id}`,
 /// not `/books/42`, which would make one series per book). `guard` starts
 /// one for every request and records it with the final status.
@@ -149,7 +148,6 @@ impl Metrics {
         self.observe(timer.method, route, status.as_u16(), seconds);
     }
 }
-// ANCHOR_END: track
 
 /// `GET /metrics`.
 pub async fn export(State(metrics): State<Metrics>) -> impl IntoResponse {

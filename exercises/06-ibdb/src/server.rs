@@ -18,7 +18,6 @@ use tower::ServiceExt;
 
 use crate::config::Config;
 
-// ANCHOR: serve
 /// Serves `app` on `listener` until `shutdown` completes, then stops
 /// accepting, closes idle keep-alive connections, and gives requests in
 /// flight `config.shutdown_timeout` to finish.
@@ -64,7 +63,6 @@ pub async fn serve(
     }
     Ok(())
 }
-// ANCHOR_END: serve
 
 /// hyper answers a bare 431 past this many headers; `routes::limits`
 /// answers a problem document past its lower limit.

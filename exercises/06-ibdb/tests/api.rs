@@ -1,6 +1,9 @@
 //! Every endpoint of `openapi.yaml` and every error it documents, over real
-//! HTTP against a real PostgreSQL database (a fresh one per test).
+//! HTTP against a real PostgreSQL database (a fresh one per test). The
+//! crate's one test binary: `reliability` (concurrency, outages, shutdown) is
+//! a module of it, so all the tests share one link and one PostgreSQL server.
 
+mod reliability;
 mod support;
 
 use std::time::Duration;

@@ -1,15 +1,13 @@
 //! Behaviour under concurrency and when the database goes away. Every loop is
-//! bounded in count and time; all traffic stays on 127.0.0.1.
-
-mod support;
+//! bounded in count and time; all traffic stays on 127.0.0.1. A module of
+//! the one test binary, `tests/api.rs`.
 
 use std::time::{Duration, Instant};
 
+use crate::support::{assert_problem, spawn_app, spawn_app_behind_proxy};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{assert_problem, spawn_app, spawn_app_behind_proxy};
 
-// ANCHOR: concurrent_reviews
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_reviews_are_all_counted() {
     let app = spawn_app().await;
@@ -47,9 +45,7 @@ async fn concurrent_reviews_are_all_counted() {
     assert_eq!(book["review_count"], 200, "no lost update on the count");
     assert_eq!(book["average_rating"], 3.0, "no lost update on the sum");
 }
-// ANCHOR_END: concurrent_reviews
 
-// ANCHOR: outage
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_gives_503_and_recovers_by_itself() {
     let app = spawn_app_behind_proxy().await;
@@ -106,9 +102,7 @@ async fn database_outage_gives_503_and_recovers_by_itself() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
-// ANCHOR_END: outage
 
-// ANCHOR: deadlock
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_a_book_while_its_reviews_are_deleted_never_fails() {
     let app = spawn_app().await;
@@ -145,9 +139,7 @@ async fn deleting_a_book_while_its_reviews_are_deleted_never_fails() {
         );
     }
 }
-// ANCHOR_END: deadlock
 
-// ANCHOR: assert_sql_safe
 #[tokio::test]
 async fn deadlocks_and_serialization_failures_are_503_with_retry_after() {
     let app = spawn_app().await;
@@ -163,11 +155,10 @@ async fn deadlocks_and_serialization_failures_are_503_with_retry_after() {
         assert_eq!(response.headers()["retry-after"], "1", "{code}");
     }
 }
-// ANCHOR_END: assert_sql_safe
 
 // ---- The whole program: settings, start-up, shutdown ----------------------
 
-use support::{TestDb, process::Process};
+use crate::support::{TestDb, process::Process};
 
 #[tokio::test]
 async fn bad_settings_exit_2_naming_the_variable() {
@@ -278,7 +269,6 @@ async fn a_port_in_use_is_said_plainly() {
     assert!(!output.contains("Os {"), "{output}");
 }
 
-// ANCHOR: shutdown
 #[tokio::test]
 async fn sigterm_ends_within_the_deadline_despite_a_half_sent_request() {
     use tokio::io::AsyncWriteExt;
@@ -332,7 +322,6 @@ async fn sigterm_ends_within_the_deadline_despite_a_half_sent_request() {
         signalled.elapsed()
     );
 }
-// ANCHOR_END: shutdown
 
 #[tokio::test]
 async fn idle_connections_do_not_delay_a_shutdown() {

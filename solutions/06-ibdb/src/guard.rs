@@ -153,6 +153,20 @@ fn too_large(request: &Request) -> Option<ApiError> {
         .then_some(ApiError::HeadersTooLarge(MAX_HEADERS, MAX_HEADER_BYTES))
 }
 
+/// A handler that panicked: its task would otherwise end and the client
+/// see the connection drop. tower-http's `CatchPanicLayer` calls this with
+/// what the panic carried; the log gets the message, the client a 500
+/// problem like any other internal error.
+pub fn panicked(payload: Box<dyn std::any::Any + Send>) -> Response {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a value that is not a string");
+    tracing::error!(panic = message, "a handler panicked");
+    ApiError::Http(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()).into_response()
+}
+
 /// Error responses made by axum itself (405, ...) have no problem body:
 /// give them one, keeping their status and headers (`Allow`).
 fn as_problem(response: Response, method: &axum::http::Method) -> Response {

@@ -1,13 +1,12 @@
 //! Behaviour under concurrency and when the database goes away. Every loop is
-//! bounded in count and time; all traffic stays on 127.0.0.1.
-
-mod support;
+//! bounded in count and time; all traffic stays on 127.0.0.1. A module of
+//! the one test binary, `tests/api.rs`.
 
 use std::time::{Duration, Instant};
 
+use crate::support::{assert_problem, spawn_app, spawn_app_behind_proxy};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{assert_problem, spawn_app, spawn_app_behind_proxy};
 
 // ANCHOR: concurrent_reviews
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -167,7 +166,7 @@ async fn deadlocks_and_serialization_failures_are_503_with_retry_after() {
 
 // ---- The whole program: settings, start-up, shutdown ----------------------
 
-use support::{TestDb, process::Process};
+use crate::support::{TestDb, process::Process};
 
 #[tokio::test]
 async fn bad_settings_exit_2_naming_the_variable() {

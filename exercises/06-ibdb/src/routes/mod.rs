@@ -22,6 +22,7 @@ use axum::{
 };
 use sqlx::PgPool;
 use tower::{Layer, Service, ServiceBuilder, layer::layer_fn};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::{config::Config, error::ApiError, extract::BODY_LIMIT, guard::Guard, metrics::Metrics};
 
@@ -71,7 +72,15 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .route("/openapi.yaml", get(openapi))
         .fallback(unknown_route);
 
-    // Listed outermost first: a request passes them top to bottom.
+    guarded(api, config, &state.metrics).with_state(state)
+}
+
+/// The middleware every request goes through, listed outermost first: a
+/// request passes them top to bottom.
+fn guarded<S>(routes: Router<S>, config: &Config, metrics: &Metrics) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let middleware = ServiceBuilder::new()
         // Request id and tracing span, head size limits, the request
         // timeout (503, or 408 for a body still arriving), a problem
@@ -79,16 +88,18 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             Guard {
                 request_timeout: config.request_timeout,
-                metrics: state.metrics.clone(),
+                metrics: metrics.clone(),
                 ids: Arc::default(),
             },
             crate::guard::guard,
         ))
+        // A panicking handler answers 500 (and is counted and logged by the
+        // guard above) instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(crate::guard::panicked))
         // Bodies are read by our extractors, which turn the limit into a 413
         // problem (tower-http's RequestBodyLimitLayer would answer in plain text).
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
-
-    api.layer(middleware).with_state(state)
+    routes.layer(middleware)
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -164,4 +175,41 @@ where
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such route; see /openapi.yaml".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::StatusCode};
+    use sqlx::postgres::PgConnectOptions;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::DbConfig;
+
+    /// No route of IBDb panics on purpose, so a throwaway one behind the
+    /// same middleware: the client gets a 500 problem, not a dropped
+    /// connection, and the metrics count it.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_a_problem() {
+        let config = Config::new(DbConfig::new(PgConnectOptions::new()));
+        let metrics = Metrics::default();
+        async fn boom() -> &'static str {
+            panic!("boom")
+        }
+        let routes = Router::new().route("/boom", get(boom));
+        let response = guarded(routes, &config, &metrics)
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(
+            metrics.render().contains(r#"status="500""#),
+            "{}",
+            metrics.render()
+        );
+    }
 }

@@ -18,7 +18,6 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
 
-// ANCHOR: test_db
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -89,7 +88,6 @@ impl Drop for TestDb {
         }
     }
 }
-// ANCHOR_END: test_db
 
 /// The service, running on a random port of 127.0.0.1 with its own database.
 pub struct TestApp {

@@ -380,15 +380,13 @@ fn classify(line: &str) -> Line<'_> {
 
 /// The starter generated from a solution file: the lines between
 /// `ANCHOR: starter` and `ANCHOR_END: starter` left out, each
-/// `ANCHOR: starter| text` line turned into `text`, and, in a file with such
-/// markers, the book's other `ANCHOR` lines left out too (starters have
-/// none). A file without markers is its own starter.
-/// Err: (line, what is wrong).
+/// `ANCHOR: starter| text` line turned into `text`, and the book's other
+/// `ANCHOR` lines left out too: they mean nothing to a trainee, and the book
+/// includes from the solutions only. A file without any marker is its own
+/// starter. Err: (line, what is wrong).
 pub fn starter_of(text: &str) -> Result<String, (usize, String)> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let marked = lines
-        .iter()
-        .any(|l| matches!(classify(l), Line::Open | Line::Close | Line::Starter(_)));
+    let marked = lines.iter().any(|l| !matches!(classify(l), Line::Code(_)));
     if !marked {
         return Ok(text.to_string());
     }
@@ -756,9 +754,11 @@ mod tests {
             solution_of(solution).unwrap(),
             "//! Doc.\n// ANCHOR: book\nfn f() -> u8 {\n    1\n}\n// ANCHOR_END: book\n"
         );
-        // No markers: the file is its own starter, book anchors included.
+        // Book anchors alone: left out of the starter too.
         let plain = "# ANCHOR: from\nFROM x\n# ANCHOR_END: from\n";
-        assert_eq!(starter_of(plain).unwrap(), plain);
+        assert_eq!(starter_of(plain).unwrap(), "FROM x\n");
+        // No marker at all: the file is its own starter.
+        assert_eq!(starter_of("FROM x\n").unwrap(), "FROM x\n");
         // `#` comments (Dockerfile, YAML).
         assert_eq!(
             starter_of(

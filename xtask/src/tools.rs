@@ -294,15 +294,24 @@ pub fn doctor(stages: &[&Stage]) -> anyhow::Result<()> {
             .filter(|tool| !probes.iter().any(|(t, p)| t == *tool && p.is_ok()))
             .map(|tool| tool.name())
             .collect();
-        if missing.is_empty() {
+        let without: Vec<_> = stage
+            .optional
+            .iter()
+            .filter(|(tool, _)| !probes.iter().any(|(t, p)| t == tool && p.is_ok()))
+            .collect();
+        if !missing.is_empty() {
+            println!("  ⊘ {:<16} needs {}", stage.id, missing.join(", "));
+        } else if without.is_empty() {
             println!("  ✓ {:<16} can run", stage.id);
         } else {
-            println!("  ⊘ {:<16} needs {}", stage.id, missing.join(", "));
+            // Not a ✓: for stages 02 and 03 the part left out is the point.
+            println!("  ⊘ {:<16} can run only in part", stage.id);
         }
-        for (tool, purpose) in stage.optional {
-            if !probes.iter().any(|(t, p)| t == tool && p.is_ok()) {
-                println!("      (without {}: {purpose})", tool.name());
-            }
+        for (tool, purpose) in without {
+            println!(
+                "      without {} it skips {purpose}; install or start {0} for the whole check",
+                tool.name()
+            );
         }
     }
     Ok(())

@@ -8,6 +8,13 @@
 use axum::{Json, Router, extract::State};
 use serde::Serialize;
 
+/// The port to listen on: `$PORT`, or 8000 when it is unset.
+pub fn port_from_env() -> Result<u16, String> {
+    // TODO 1: read the PORT environment variable; 8000 when it is unset,
+    // an error message when it is not a number.
+    todo!("TODO 1: read PORT")
+}
+
 /// What every handler shares. axum clones it into each request, so the
 /// counter sits behind an `Arc`: every clone points at the same one.
 #[derive(Clone, Default)]
@@ -44,13 +51,6 @@ pub fn app() -> Router {
     // TODO 5: route `GET /` to `health` and `GET /stats` to `stats`, both
     // sharing one `AppState`.
     Router::new()
-}
-
-/// The port to listen on: `$PORT`, or 8000 when it is unset.
-pub fn port_from_env() -> Result<u16, String> {
-    // TODO 1: read the PORT environment variable; 8000 when it is unset,
-    // an error message when it is not a number.
-    todo!("TODO 1: read PORT")
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM, the signal `docker stop` and

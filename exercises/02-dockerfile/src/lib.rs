@@ -6,16 +6,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 
-// ANCHOR: state
+/// The port to listen on: `$PORT`, or 8000 when it is unset.
+pub fn port_from_env() -> Result<u16, String> {
+    match std::env::var("PORT") {
+        Err(_) => Ok(8000),
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}")),
+    }
+}
+
 /// What every handler shares. axum clones it into each request, so the
 /// counter sits behind an `Arc`: every clone points at the same one.
 #[derive(Clone, Default)]
 pub struct AppState {
     requests: Arc<AtomicU64>,
 }
-// ANCHOR_END: state
 
-// ANCHOR: health
 /// The body of `GET /`: `{"status":"OK"}`.
 #[derive(Debug, Serialize)]
 pub struct Health {
@@ -28,9 +35,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     Json(Health { status: "OK" })
 }
-// ANCHOR_END: health
 
-// ANCHOR: stats
 /// The body of `GET /stats`: how many `GET /` this process has answered.
 #[derive(Debug, Serialize)]
 pub struct Stats {
@@ -41,9 +46,7 @@ pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
     let requests = state.requests.load(Ordering::Relaxed);
     Json(Stats { requests })
 }
-// ANCHOR_END: stats
 
-// ANCHOR: app
 /// The router, separate from `main` so tests can call it without a socket.
 pub fn app() -> Router {
     Router::new()
@@ -52,9 +55,7 @@ pub fn app() -> Router {
         .fallback(not_found)
         .with_state(AppState::default())
 }
-// ANCHOR_END: app
 
-// ANCHOR: not_found
 /// Stretch: unknown paths answer 404 as JSON too, `{"status":"NOT_FOUND"}`.
 pub async fn not_found() -> (StatusCode, Json<Health>) {
     let body = Health {
@@ -63,20 +64,6 @@ pub async fn not_found() -> (StatusCode, Json<Health>) {
     (StatusCode::NOT_FOUND, Json(body))
 }
 
-// ANCHOR_END: not_found
-// ANCHOR: port
-/// The port to listen on: `$PORT`, or 8000 when it is unset.
-pub fn port_from_env() -> Result<u16, String> {
-    match std::env::var("PORT") {
-        Err(_) => Ok(8000),
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}")),
-    }
-}
-// ANCHOR_END: port
-
-// ANCHOR: shutdown
 /// Completes on Ctrl-C (SIGINT) or SIGTERM, the signal `docker stop` and
 /// Kubernetes send. Without it the process would die mid-request.
 pub async fn shutdown_signal() {
@@ -102,4 +89,3 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received, finishing in-flight requests");
 }
-// ANCHOR_END: shutdown

@@ -2,7 +2,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use tracing_subscriber::EnvFilter;
 
-// ANCHOR: main
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // `RUST_LOG=debug` shows more; `info` is the default.
@@ -19,12 +18,9 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
 
-    // ANCHOR: serve
     axum::serve(listener, health::app())
         .with_graceful_shutdown(health::shutdown_signal())
         .await?;
-    // ANCHOR_END: serve
     tracing::info!("stopped");
     Ok(())
 }
-// ANCHOR_END: main

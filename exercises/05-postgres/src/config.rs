@@ -4,7 +4,6 @@ use std::{env, str::FromStr, time::Duration};
 
 use sqlx::postgres::PgConnectOptions;
 
-// ANCHOR: config
 /// Everything the service can be told from outside. Each field has a sane
 /// default except the database URL, which has no safe guess.
 #[derive(Debug, Clone)]
@@ -28,7 +27,6 @@ pub struct DbConfig {
     /// the database to accept the migrations before giving up.
     pub startup_timeout: Duration,
 }
-// ANCHOR_END: config
 
 impl DbConfig {
     /// Settings for `connect` with every other value at its default.

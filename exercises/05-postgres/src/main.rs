@@ -2,7 +2,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use tracing_subscriber::EnvFilter;
 
-// ANCHOR: main
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -36,4 +35,3 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("stopped");
     Ok(())
 }
-// ANCHOR_END: main

@@ -98,7 +98,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-// ANCHOR: from_store
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -108,7 +107,6 @@ impl From<StoreError> for ApiError {
         }
     }
 }
-// ANCHOR_END: from_store
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {

@@ -59,7 +59,6 @@ fn is_id(value: &str) -> bool {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
-// ANCHOR: json
 /// A JSON request body. Unlike `axum::Json` it tells apart malformed JSON
 /// (400) from JSON of the wrong shape (422, naming the field), and answers
 /// with problem documents.
@@ -123,4 +122,3 @@ fn is_json(headers: &HeaderMap) -> bool {
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
-// ANCHOR_END: json

@@ -20,7 +20,6 @@ use crate::{
 /// What the handlers share: any store, behind one pointer.
 pub type Store = Arc<dyn BookStore>;
 
-// ANCHOR: router
 pub fn router(store: Store) -> Router {
     Router::new()
         .route("/", get(alive))
@@ -30,13 +29,11 @@ pub fn router(store: Store) -> Router {
         .route("/books/{id}/reviews", get(list_reviews).post(create_review))
         .with_state(store)
 }
-// ANCHOR_END: router
 
 async fn alive() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "OK" }))
 }
 
-// ANCHOR: get_book
 /// `GET /books/{id}`.
 pub async fn get_book(
     State(store): State<Store>,
@@ -48,7 +45,6 @@ pub async fn get_book(
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {id}")))
 }
-// ANCHOR_END: get_book
 
 /// `POST /books`: 201 with the book and its `Location`.
 pub async fn create_book(
@@ -77,7 +73,6 @@ pub async fn list_reviews(
         .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {book_id}")))
 }
 
-// ANCHOR: create_review
 /// `POST /books/{id}/reviews`: validates, then lets the store save it.
 pub async fn create_review(
     State(store): State<Store>,
@@ -92,4 +87,3 @@ pub async fn create_review(
         .map(|review| (StatusCode::CREATED, Json(review)))
         .ok_or_else(|| ApiError::NotFound(format!("there is no book with id {book_id}")))
 }
-// ANCHOR_END: create_review

@@ -6,7 +6,6 @@ use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 
 use crate::error::{ApiError, FieldError};
 
-// ANCHOR: book
 /// A book as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Book {
@@ -41,9 +40,7 @@ pub struct NewBook {
     pub isbn: Option<String>,
     pub published_year: Option<i32>,
 }
-// ANCHOR_END: book
 
-// ANCHOR: review
 /// A review as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Review {
@@ -68,7 +65,6 @@ pub struct NewReview {
     pub rating: i16,
     pub comment: String,
 }
-// ANCHOR_END: review
 
 /// One page of a list.
 #[derive(Debug, Serialize)]
@@ -80,7 +76,6 @@ pub struct Page<T> {
     pub offset: i64,
 }
 
-// ANCHOR: paging
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
@@ -148,9 +143,7 @@ impl BookQuery {
         Ok(Some(q.to_string()))
     }
 }
-// ANCHOR_END: paging
 
-// ANCHOR: validate
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_COMMENT_CHARS: usize = 2000;
 pub const YEARS: std::ops::RangeInclusive<i32> = -3000..=2100;
@@ -280,7 +273,6 @@ pub fn is_isbn13(isbn: &str) -> bool {
             % 10
             == 0
 }
-// ANCHOR_END: validate
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@ use sqlx::PgPool;
 
 use crate::models::{Book, NewBook, NewReview, Page, Paging, Review};
 
-// ANCHOR: error
 /// What can go wrong in a store, in terms the handlers care about; no
 /// database types leak through the trait.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +21,7 @@ pub enum StoreError {
     #[error("storage error: {0}")]
     Other(String),
 }
-// ANCHOR_END: error
 
-// ANCHOR: trait
 /// Everything the handlers need from storage. `None` means "no such book".
 ///
 /// `automock` writes `MockBookStore` for the unit tests; `async_trait` makes
@@ -46,7 +43,6 @@ pub trait BookStore: Send + Sync {
         review: NewReview,
     ) -> Result<Option<Review>, StoreError>;
 }
-// ANCHOR_END: trait
 
 /// The real store.
 #[derive(Debug, Clone)]
@@ -69,7 +65,6 @@ macro_rules! book_columns {
     };
 }
 
-// ANCHOR: pg
 #[async_trait]
 impl BookStore for PgBookStore {
     async fn get_book(&self, id: i64) -> Result<Option<Book>, StoreError> {
@@ -148,7 +143,6 @@ impl BookStore for PgBookStore {
         Ok(review)
     }
 }
-// ANCHOR_END: pg
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
@@ -165,7 +159,6 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-// ANCHOR: is_unavailable
 /// True when the error means "the database cannot serve us right now"
 /// (worth retrying; for a client a 503, not a 500) rather than "this query
 /// is wrong".
@@ -185,4 +178,3 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
-// ANCHOR_END: is_unavailable

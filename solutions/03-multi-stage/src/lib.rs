@@ -6,6 +6,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde::Serialize;
 
+// ANCHOR: port
+/// The port to listen on: `$PORT`, or 8000 when it is unset.
+pub fn port_from_env() -> Result<u16, String> {
+    match std::env::var("PORT") {
+        Err(_) => Ok(8000),
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}")),
+    }
+}
+// ANCHOR_END: port
+
 // ANCHOR: state
 /// What every handler shares. axum clones it into each request, so the
 /// counter sits behind an `Arc`: every clone points at the same one.
@@ -64,18 +76,6 @@ pub async fn not_found() -> (StatusCode, Json<Health>) {
 }
 
 // ANCHOR_END: not_found
-// ANCHOR: port
-/// The port to listen on: `$PORT`, or 8000 when it is unset.
-pub fn port_from_env() -> Result<u16, String> {
-    match std::env::var("PORT") {
-        Err(_) => Ok(8000),
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT must be a number from 0 to 65535, not {port:?}")),
-    }
-}
-// ANCHOR_END: port
-
 // ANCHOR: shutdown
 /// Completes on Ctrl-C (SIGINT) or SIGTERM, the signal `docker stop` and
 /// Kubernetes send. Without it the process would die mid-request.

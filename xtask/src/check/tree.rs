@@ -6,8 +6,10 @@ use std::path::Path;
 use super::{Checker, Stop};
 use crate::report::Failure;
 
-/// The stage's `tests/` must be the reference ones: the check runs them as
-/// the specification, so an edited test would grade itself.
+/// The stage's `tests/` must be the reference ones, as the solution has
+/// them or as the starter hands them out (without the book's anchor
+/// comments): the check runs them as the specification, so an edited test
+/// would grade itself.
 pub fn tests_unchanged(ck: &mut Checker) -> Result<(), Stop> {
     let reference = crate::paths::root()
         .join("solutions")
@@ -31,8 +33,8 @@ pub fn tests_unchanged(ck: &mut Checker) -> Result<(), Stop> {
     })
 }
 
-/// Relative paths of files that differ between the two trees (or exist in
-/// only one).
+/// Relative paths of the files of `b` that are neither the reference's
+/// file in `a` nor its starter form (or that exist in only one tree).
 pub fn differing_files(a: &Path, b: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeSet<String>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -49,6 +51,16 @@ pub fn differing_files(a: &Path, b: &Path) -> Vec<String> {
     walk(b, b, &mut names);
     names
         .into_iter()
-        .filter(|name| std::fs::read(a.join(name)).ok() != std::fs::read(b.join(name)).ok())
+        .filter(|name| {
+            let reference = std::fs::read(a.join(name)).ok();
+            let checked = std::fs::read(b.join(name)).ok();
+            reference != checked && starter_form(reference.as_deref()) != checked
+        })
         .collect()
+}
+
+/// A reference file as `cargo xtask sync` hands it out in a starter.
+fn starter_form(reference: Option<&[u8]>) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(reference?).ok()?;
+    crate::carry::starter_of(text).ok().map(String::into_bytes)
 }

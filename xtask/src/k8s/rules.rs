@@ -738,12 +738,12 @@ fn cluster(doc: &Doc, c: &super::cnpg::Cluster, out: &mut Vec<Problem>) {
         None => fail(
             "spec.bootstrap",
             "spec.bootstrap.initdb is not set".into(),
-            "set bootstrap: {initdb: {database: ibdb, owner: ibdb}}",
+            "set bootstrap: {initdb: {database: NAME, owner: NAME}}, the database your service uses and the role it connects as (stage 05: books)",
         ),
         Some(i) if i.database.is_none() || i.owner.is_none() => fail(
             "spec.bootstrap.initdb",
             "spec.bootstrap.initdb needs database and owner".into(),
-            "set database: ibdb and owner: ibdb; CNPG then writes the secret <cluster>-app with key uri",
+            "set both, the database your service uses and the role it connects as (stage 05: books, books); CNPG then writes the secret <cluster>-app with key uri",
         ),
         Some(_) => {}
     }

@@ -190,7 +190,7 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         env: Vec::new(),
         path: "/",
         limit: Duration::from_secs(15),
-        hint: "read PORT from the environment and bind 0.0.0.0:$PORT (TODO 1)",
+        hint: "read PORT from the environment in port_from_env (TODO 1); main.rs binds 0.0.0.0 on that port",
         ready: None,
     };
     let mut server = service::start(ck, &exe, launch)?;
@@ -252,7 +252,9 @@ fn counter(ck: &mut Checker, stats: &str, root: &str) {
         )
         .hint(
             "each GET / adds one to the state's counter (TODO 2, TODO 3) and GET /stats reads that counter (TODO 4); \
-             if it never moves, both routes must share one AppState: a single `.with_state(..)` after both routes (TODO 5)",
+             if it never moves, either the counter is a plain number (every request gets a clone of the state, so \
+             `State(mut state)` adds to a copy: share it behind an `Arc` with an atomic, TODO 2) or the routes do not \
+             share one AppState (a single `.with_state(..)` after both routes, TODO 5)",
         );
         ck.fail("counter", "GET /stats does not count GET /", failure);
     }

@@ -19,8 +19,8 @@ pub const STAGE: Stage = Stage {
     title: "Kubernetes",
     needs: &[],
     optional: &[
-        (Tool::Kubectl, "the live check on a cluster is skipped"),
-        (Tool::Docker, "the live check cannot build the image"),
+        (Tool::Kubectl, "the live check on a cluster"),
+        (Tool::Docker, "the live check (it builds the image)"),
     ],
     check,
     todos: &[],

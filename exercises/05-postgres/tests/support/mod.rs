@@ -16,7 +16,6 @@ use ibdb_postgres::config::{Config, DbConfig};
 use reqwest::Client;
 use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
 
-// ANCHOR: test_db
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -87,7 +86,6 @@ impl Drop for TestDb {
         }
     }
 }
-// ANCHOR_END: test_db
 
 /// The service, running on a random port of 127.0.0.1 with its own database,
 /// reaching it through a proxy the test can cut.

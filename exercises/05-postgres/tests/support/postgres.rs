@@ -30,7 +30,6 @@ pub fn url() -> &'static str {
     URL.get_or_init(|| start().unwrap_or_else(|message| panic!("{message}")))
 }
 
-// ANCHOR: cleanup
 /// What `url` started, to stop when the test binary exits.
 enum Started {
     Container(Box<Container<Postgres>>),
@@ -73,9 +72,7 @@ extern "C" fn stop() {
         None => {}
     }
 }
-// ANCHOR_END: cleanup
 
-// ANCHOR: container
 /// A container of the official image, ready once the module's wait
 /// strategy has seen PostgreSQL log "ready to accept connections".
 fn container() -> Result<(String, Started), String> {
@@ -99,7 +96,6 @@ fn container() -> Result<(String, Started), String> {
     let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
     Ok((url, Started::Container(Box::new(container))))
 }
-// ANCHOR_END: container
 
 fn docker_error(error: TestcontainersError) -> String {
     match error {

@@ -36,9 +36,24 @@ pub fn program() -> String {
 /// apply and cargo would write `target/` into the folder checked.
 pub fn in_stage(dir: &Path, args: &[&str]) -> duct::Expression {
     forget_own_build(dir, args);
-    duct::cmd(program(), with_manifest(dir, args))
+    let expression = duct::cmd(program(), with_manifest(dir, args))
         .dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", target_dir());
+    if crate::offline::forced() {
+        expression.env("CARGO_NET_OFFLINE", "true")
+    } else {
+        expression
+    }
+}
+
+/// `LAB_OFFLINE=1`: cargo must not try the network (the crates are in its
+/// cache after `cargo xtask prefetch`); it says at once what is missing.
+fn offline_env() -> Vec<(&'static str, &'static str)> {
+    if crate::offline::forced() {
+        vec![("CARGO_NET_OFFLINE", "true")]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The kit's target folder, absolute (cargo runs in the stage folder).
@@ -239,6 +254,7 @@ pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Fail
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir())
         .envs(envs.iter().copied())
+        .envs(offline_env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -305,6 +305,7 @@ pub fn doctor(stages: &[&Stage]) -> anyhow::Result<()> {
             }
         }
     }
+    crate::offline::doctor();
     Ok(())
 }
 

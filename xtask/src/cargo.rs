@@ -56,6 +56,12 @@ fn offline_env() -> Vec<(&'static str, &'static str)> {
     }
 }
 
+/// Cargo, kept offline, did not find a crate in its cache (its words:
+/// "you're using offline mode").
+fn offline_crate_missing(stderr: &str) -> bool {
+    crate::offline::forced() && stderr.contains("offline mode")
+}
+
 /// The kit's target folder, absolute (cargo runs in the stage folder).
 fn target_dir() -> PathBuf {
     let dir = crate::paths::target_dir();
@@ -147,14 +153,19 @@ pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
         &[],
     )?;
     if !out.status.success() {
+        let hint = if offline_crate_missing(&out.stderr) {
+            "a crate is not in cargo's cache and LAB_OFFLINE=1 keeps cargo off the network: run `cargo xtask prefetch` while online (did Cargo.toml gain a dependency?)".to_string()
+        } else {
+            format!(
+                "run `cargo build` in {} and fix the first error",
+                crate::paths::show(dir)
+            )
+        };
         return Err(Failure::new(
             "`cargo build` to succeed",
             tail(&errors_only(&out.stderr), 25),
         )
-        .hint(format!(
-            "run `cargo build` in {} and fix the first error",
-            crate::paths::show(dir)
-        )));
+        .hint(hint));
     }
     out.stdout
         .lines()

@@ -613,3 +613,29 @@ fn k3s_imports_its_air_gap_archive_from_the_mounted_folder() {
         );
     }
 }
+
+/// `LAB_OFFLINE=1` reaches the cargo a check runs (`CARGO_NET_OFFLINE`): a
+/// crate missing from cargo's cache fails the build at once, with cargo's
+/// "offline mode" words and the kit's hint, instead of network time-outs.
+/// A real cargo, an empty `CARGO_HOME`.
+#[test]
+fn lab_offline_keeps_the_checks_cargo_off_the_network() {
+    let _turn = support::serial();
+    let copy = support::StageCopy::new("solutions/01-health");
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let run = support::xtask_with_env(
+        &["verify", "01", "--dir", copy.path.to_str().unwrap()],
+        &[
+            ("LAB_OFFLINE", "1"),
+            ("CARGO_HOME", home.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("offline mode"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("run `cargo xtask prefetch` while online"),
+        "{}",
+        run.stdout
+    );
+}

@@ -94,8 +94,9 @@ pub struct RunArgs {
     /// each wait is sized for a cold laptop; --dry-run shows the sizes).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// No network: use the cache of `cargo xtask prefetch`, or fail naming
-    /// what it lacks (without --offline, a complete cache is used anyway).
+    /// No network (`up`, `cluster create`, `cnpg install`, `deploy`): use the
+    /// cache of `cargo xtask prefetch`, or fail naming what it lacks (without
+    /// --offline, a complete cache is used anyway).
     #[arg(long)]
     pub offline: bool,
 }

@@ -304,6 +304,11 @@ fn prefetch_dry_run_prints_the_plan_and_writes_nothing() {
     }
 }
 
+/// The chart: `helm pull` names the file after its URL in the repository's
+/// index (helm/helm pkg/downloader/chart_downloader.go, `filepath.Base`;
+/// cloudnative-pg/charts gh-pages index.yaml: `.../cloudnative-pg-0.29.0.tgz`),
+/// and `helm upgrade --install` takes a chart file that exists as it is,
+/// before any repository or version (pkg/action/install.go, `LocateChart`).
 #[test]
 fn up_offline_loads_k3d_images_and_mounts_the_node_images() {
     let class = prefetched();

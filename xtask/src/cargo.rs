@@ -36,9 +36,30 @@ pub fn program() -> String {
 /// apply and cargo would write `target/` into the folder checked.
 pub fn in_stage(dir: &Path, args: &[&str]) -> duct::Expression {
     forget_own_build(dir, args);
-    duct::cmd(program(), with_manifest(dir, args))
+    let expression = duct::cmd(program(), with_manifest(dir, args))
         .dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", target_dir());
+    if crate::offline::forced() {
+        expression.env("CARGO_NET_OFFLINE", "true")
+    } else {
+        expression
+    }
+}
+
+/// `LAB_OFFLINE=1`: cargo must not try the network (the crates are in its
+/// cache after `cargo xtask prefetch`); it says at once what is missing.
+fn offline_env() -> Vec<(&'static str, &'static str)> {
+    if crate::offline::forced() {
+        vec![("CARGO_NET_OFFLINE", "true")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Cargo, kept offline, did not find a crate in its cache (its words:
+/// "you're using offline mode").
+fn offline_crate_missing(stderr: &str) -> bool {
+    crate::offline::forced() && stderr.contains("offline mode")
 }
 
 /// The kit's target folder, absolute (cargo runs in the stage folder).
@@ -132,14 +153,19 @@ pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
         &[],
     )?;
     if !out.status.success() {
+        let hint = if offline_crate_missing(&out.stderr) {
+            "a crate is not in cargo's cache and LAB_OFFLINE=1 keeps cargo off the network: run `cargo xtask prefetch` while online (did Cargo.toml gain a dependency?)".to_string()
+        } else {
+            format!(
+                "run `cargo build` in {} and fix the first error",
+                crate::paths::show(dir)
+            )
+        };
         return Err(Failure::new(
             "`cargo build` to succeed",
             tail(&errors_only(&out.stderr), 25),
         )
-        .hint(format!(
-            "run `cargo build` in {} and fix the first error",
-            crate::paths::show(dir)
-        )));
+        .hint(hint));
     }
     out.stdout
         .lines()
@@ -239,6 +265,7 @@ pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Fail
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target_dir())
         .envs(envs.iter().copied())
+        .envs(offline_env())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -4,6 +4,7 @@
 //! `chaos`, the maintainers' smoke run in `smoke`.
 
 pub mod chaos;
+pub mod offline;
 pub mod smoke;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +75,9 @@ pub struct Options {
     /// `--timeout`: a cap on every single command and wait. Without it each
     /// has its own size (`waits`), and other commands get 10 minutes.
     pub timeout: Option<Duration>,
+    /// `--offline`: use the cache of `cargo xtask prefetch`, or fail naming
+    /// what it lacks (without it, a complete cache is used when there is one).
+    pub offline: bool,
 }
 
 /// The limit of a command without a size of its own.
@@ -109,6 +113,7 @@ impl Runner {
             ..Runner::new(Options {
                 dry_run: false,
                 timeout: None,
+                offline: false,
             })
         }
     }
@@ -486,6 +491,8 @@ pub fn create(options: Options) -> anyhow::Result<bool> {
     let r = Runner::new(options);
     r.need(&[Tool::K3d, Tool::Kubectl, Tool::Docker])?;
     let name = cluster_name();
+    let cache = offline::cluster_cache(&r)?;
+    let mut existed = true;
     match cluster_state(&r)? {
         Some(State::Running) => {
             println!("cluster {name} exists and is running: nothing to create");
@@ -497,17 +504,31 @@ pub fn create(options: Options) -> anyhow::Result<bool> {
             )?;
         }
         Some(State::Missing) | None => {
+            existed = false;
+            let mut argv = strings(&["k3d", "cluster", "create", "--config", "k3d.yaml"]);
+            if let Some((cache, needs)) = &cache {
+                offline::load_images(&r, cache, needs, offline::Use::Cluster)?;
+                argv.extend(offline::node_images_volume(cache));
+            }
             r.act(
-                &strings(&["k3d", "cluster", "create", "--config", "k3d.yaml"]),
-                if r.dry_run() {
-                    "when it is not there"
-                } else {
-                    ""
+                &argv,
+                match (r.dry_run(), cache.is_some()) {
+                    (true, false) => "when it is not there",
+                    (true, true) => {
+                        "when it is not there; k3s imports the offline cache's node images as it starts"
+                    }
+                    (false, true) => "k3s imports the offline cache's node images as it starts",
+                    (false, false) => "",
                 },
             )?;
         }
     }
     wait_for_nodes(&r)?;
+    if let Some((cache, needs)) = &cache
+        && existed
+    {
+        offline::import_into_existing(&r, cache, needs)?;
+    }
     if !r.dry_run() {
         println!(
             "✓ cluster {name} is ready (kubectl context k3d-{name}; push images to {REGISTRY_PUSH}/NAME:TAG, manifests pull them as {REGISTRY_PULL}/NAME:TAG)\nnext: cargo xtask cnpg install (or cargo xtask up for both)"
@@ -589,10 +610,17 @@ pub fn status(options: Options) -> anyhow::Result<bool> {
 pub fn cnpg_install(options: Options) -> anyhow::Result<bool> {
     let r = Runner::new(options);
     r.need(&[Tool::Helm, Tool::Kubectl])?;
-    r.act(
-        &strings(&["helm", "repo", "add", "cnpg", CNPG_REPO, "--force-update"]),
-        "the chart repository",
-    )?;
+    let chart = match offline::chart_cache(&r)? {
+        // Absolute: helm looks a relative name that is no file up in its repositories.
+        Some(file) => file.display().to_string(),
+        None => {
+            r.act(
+                &strings(&["helm", "repo", "add", "cnpg", CNPG_REPO, "--force-update"]),
+                "the chart repository",
+            )?;
+            "cnpg/cloudnative-pg".to_string()
+        }
+    };
     let operator = r.limit(waits::OPERATOR);
     let look = [
         r.kubectl(&["--namespace", CNPG_NAMESPACE, "get", "pods"]),
@@ -623,7 +651,7 @@ pub fn cnpg_install(options: Options) -> anyhow::Result<bool> {
             "upgrade",
             "--install",
             "cnpg",
-            "cnpg/cloudnative-pg",
+            &chart,
             "--version",
             CNPG_CHART_VERSION,
             "--namespace",
@@ -801,6 +829,9 @@ pub fn deploy(options: Options, deploy: DeployOptions) -> anyhow::Result<bool> {
     }
     if gate {
         stage_06_gate(&r, &dir)?;
+    }
+    if let Some((cache, needs)) = offline::deploy_cache(&r, &dockerfile)? {
+        offline::load_images(&r, &cache, &needs, offline::Use::Builds)?;
     }
 
     // Build, tag by content, push through the host port.

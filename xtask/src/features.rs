@@ -29,6 +29,8 @@ pub const PARTS: &[Part] = &[
         what: "the Kubernetes part (the official API types, k8s-openapi)",
         commands: &[
             "cluster", "cnpg", "up", "deploy", "smoke", "down", "chaos", "k8s", "helm", "tools",
+            // The cluster's images and chart are named by the cluster code.
+            "prefetch",
             // Grades every stage, with this very binary inside its sandbox.
             "class",
         ],
@@ -226,6 +228,8 @@ mod tests {
             "selftest",
             "selftest kubernetes",
             "up --dry-run",
+            "up --offline",
+            "prefetch",
             "help deploy",
             "k8s check",
             "helm lint",

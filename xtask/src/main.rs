@@ -18,6 +18,7 @@ mod features;
 mod hint;
 mod http;
 mod lint;
+mod offline;
 mod paths;
 mod proc;
 mod progress;
@@ -51,7 +52,7 @@ use clap::{Parser, Subcommand};
 #[cfg_attr(
     not(all(feature = "k8s", feature = "bench", feature = "ci")),
     command(
-        after_help = "More commands, built the first time you run one: up, deploy, down, chaos, cluster, cnpg, k8s, helm, tools, smoke (Kubernetes), bench, docker standins (`cargo xtask help deploy`)."
+        after_help = "More commands, built the first time you run one: up, deploy, down, chaos, cluster, cnpg, k8s, helm, tools, smoke, prefetch (Kubernetes), bench, docker standins (`cargo xtask help deploy`)."
     )
 )]
 struct Cli {

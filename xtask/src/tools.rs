@@ -314,6 +314,7 @@ pub fn doctor(stages: &[&Stage]) -> anyhow::Result<()> {
             );
         }
     }
+    crate::offline::doctor();
     Ok(())
 }
 

@@ -53,6 +53,16 @@ pub enum KubeCommand {
     },
     /// Delete the cluster (`cluster delete`).
     Down(RunArgs),
+    /// Before an offline class, while online: fetch everything a laptop needs
+    /// (every lockfile's crates, the images, k3s' air-gap images, the CNPG
+    /// chart) into cargo's cache, Docker and target/offline; say what it
+    /// fetched, already had, could not get. Run it again: it fetches only
+    /// what is missing.
+    Prefetch {
+        /// Print the commands instead of running them.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Break things on purpose and measure what happens.
     Chaos {
         #[command(subcommand)]
@@ -84,6 +94,11 @@ pub struct RunArgs {
     /// each wait is sized for a cold laptop; --dry-run shows the sizes).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// No network (`up`, `cluster create`, `cnpg install`, `deploy`): use the
+    /// cache of `cargo xtask prefetch`, or fail naming what it lacks (without
+    /// --offline, a complete cache is used anyway).
+    #[arg(long)]
+    pub offline: bool,
 }
 
 impl RunArgs {
@@ -91,6 +106,7 @@ impl RunArgs {
         Options {
             dry_run: self.dry_run,
             timeout: self.timeout.map(Duration::from_secs),
+            offline: self.offline,
         }
     }
 }
@@ -209,6 +225,11 @@ pub fn run(command: KubeCommand) -> anyhow::Result<bool> {
             transcript,
         } => cluster::smoke::run(dry_run, keep, transcript),
         KubeCommand::Down(a) => cluster::delete(a.options()),
+        KubeCommand::Prefetch { dry_run } => cluster::offline::prefetch(Options {
+            dry_run,
+            timeout: None,
+            offline: false,
+        }),
         KubeCommand::Chaos { action } => match action {
             ChaosAction::Failover(load) => {
                 cluster::chaos::run(load.run.options(), Scenario::Failover, load.chaos())

@@ -42,11 +42,12 @@ case "$*" in
         else
             echo '[]'
         fi ;;
-    "cluster create --config k3d.yaml")
+    "cluster create --config k3d.yaml"|"cluster create --config k3d.yaml --volume "*)
         if [ -f "$FAKE_STATE/cluster" ]; then echo "FATA[0000] cluster microservices already exists" >&2; exit 1; fi
         : > "$FAKE_STATE/cluster"
         echo "INFO[0020] Cluster 'microservices' created successfully!" ;;
     "cluster start microservices") /bin/rm -f "$FAKE_STATE/stopped"; echo "INFO[0005] Started cluster 'microservices'" ;;
+    "image import --mode direct --cluster microservices "*) echo "INFO[0002] Successfully imported image(s)" ;;
     "cluster delete microservices") /bin/rm -f "$FAKE_STATE/cluster" "$FAKE_STATE/cnpg"; echo "INFO[0003] Successfully deleted cluster microservices!" ;;
     *) echo "fake k3d: unexpected arguments: $*" >&2; exit 64 ;;
 esac
@@ -144,7 +145,8 @@ const HELM: &str = r#"
 case "$*" in
     "version --short") echo "v4.3.1+gfake" ;;
     "repo add cnpg "*) echo '"cnpg" has been added to your repositories' ;;
-    "upgrade --install cnpg cnpg/cloudnative-pg "*) : > "$FAKE_STATE/cnpg"; echo 'Release "cnpg" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
+    "pull cloudnative-pg --repo "*) echo "fake chart" > "$8/$2-$6.tgz" ;;
+    "upgrade --install cnpg "*) : > "$FAKE_STATE/cnpg"; echo 'Release "cnpg" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
     "upgrade --install ibdb helm/ibdb "*) : > "$FAKE_STATE/helm-release"; printf 'ibdb/Helm' > "$FAKE_STATE/owner"; echo 'Release "ibdb" has been upgraded. Happy Helming!'; echo "STATUS: deployed" ;;
     "status ibdb "*)
         if [ -f "$FAKE_STATE/helm-release" ]; then echo "NAME: ibdb"; echo "STATUS: deployed"
@@ -157,7 +159,19 @@ esac
 const DOCKER: &str = r#"
 case "$*" in
     "--version") echo "Docker version 28.0.0, build fake" ;;
+    "version --format {{.Server.Arch}}") echo "amd64" ;;
     "version --format"*) echo "28.0.0" ;;
+    # The images Docker has: one name a line in the state file `images`.
+    "image inspect --format {{.Id}} "*)
+        if [ -f "$FAKE_STATE/images" ] && /usr/bin/grep -qxF "$5" "$FAKE_STATE/images"; then echo "sha256:fake-$5"
+        else echo "Error response from daemon: No such image: $5" >&2; exit 1; fi ;;
+    "pull "*) echo "$2" >> "$FAKE_STATE/images"; echo "Status: Downloaded newer image for $2" ;;
+    "save --output "*)
+        if ! [ -f "$FAKE_STATE/images" ] || ! /usr/bin/grep -qxF "$4" "$FAKE_STATE/images"; then
+            echo "Error response from daemon: reference does not exist" >&2; exit 1
+        fi
+        echo "$4" > "$3" ;;
+    "load --input "*) /bin/cat "$3" >> "$FAKE_STATE/images"; echo "Loaded image: $(/bin/cat "$3")" ;;
     "build --file "*" --iidfile "*)
         # Like BuildKit: the image id goes to the --iidfile.
         printf 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' > "$5"
@@ -171,6 +185,22 @@ case "$*" in
         fi
         echo "${2##*:}: digest: sha256:fake size: 1234" ;;
     *) echo "fake docker: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#;
+
+const CURL: &str = r#"
+case "$*" in
+    "--fail --location --silent --show-error --output "*) echo "fake archive from $7" > "$6" ;;
+    *) echo "fake curl: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+"#;
+
+/// Not on PATH by default (`Fakes::with`); the xtask finds cargo through
+/// `CARGO` (`Fakes::xtask_with`).
+const CARGO: &str = r#"
+case "$*" in
+    "fetch --locked --manifest-path "*) echo "fetched $4" ;;
+    *) echo "fake cargo: unexpected arguments: $*" >&2; exit 64 ;;
 esac
 "#;
 
@@ -203,6 +233,8 @@ impl Fakes {
                 "helm" => HELM,
                 "docker" => DOCKER,
                 "skaffold" => SKAFFOLD,
+                "curl" => CURL,
+                "cargo" => CARGO,
                 other => panic!("no fake {other}"),
             };
             let path = fakes.bin().join(tool);
@@ -246,16 +278,28 @@ impl Fakes {
         std::fs::write(self.state().join("calls.log"), "").unwrap();
     }
 
+    /// The offline cache the xtask sees (`LAB_OFFLINE_CACHE`): one of the
+    /// fakes' own, empty at first, so the kit's target/offline plays no part.
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("offline")
+    }
+
     /// Runs `cargo xtask ARGS` with only the fakes on PATH.
     pub fn xtask(&self, args: &[&str]) -> crate::support::Run {
+        self.xtask_with(args, &[])
+    }
+
+    /// Like `xtask`, with more environment variables.
+    pub fn xtask_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::support::Run {
         let path = self.bin();
         let state = self.state();
-        crate::support::xtask_with_env(
-            args,
-            &[
-                ("PATH", path.to_str().unwrap()),
-                ("FAKE_STATE", state.to_str().unwrap()),
-            ],
-        )
+        let cache = self.cache();
+        let mut all = vec![
+            ("PATH", path.to_str().unwrap()),
+            ("FAKE_STATE", state.to_str().unwrap()),
+            ("LAB_OFFLINE_CACHE", cache.to_str().unwrap()),
+        ];
+        all.extend_from_slice(env);
+        crate::support::xtask_with_env(args, &all)
     }
 }

@@ -88,6 +88,30 @@ pub const CARRIED: &[Carry] = &[
         files: &["Dockerfile", ".dockerignore"],
         to: &["solutions/04-kubernetes"],
     },
+    // Stage 08 ships the trainee's IBDb (../06-ibdb) with IBDb's image recipe.
+    Carry {
+        from: "solutions/06-ibdb",
+        files: &["Dockerfile"],
+        to: &["solutions/08-ship"],
+    },
+    // The kit's own chart (`cargo xtask deploy`, skaffold.yaml) is stage
+    // 08's solution, without its starter markers.
+    Carry {
+        from: "solutions/08-ship/helm/ibdb",
+        files: &[
+            ".helmignore",
+            "Chart.yaml",
+            "values.yaml",
+            "values.schema.json",
+            "templates/_helpers.tpl",
+            "templates/NOTES.txt",
+            "templates/cluster.yaml",
+            "templates/configmap.yaml",
+            "templates/deployment.yaml",
+            "templates/service.yaml",
+        ],
+        to: &["helm/ibdb"],
+    },
 ];
 
 /// Lines between `ANCHOR: {anchor}` and `ANCHOR_END: {anchor}` in `from`,
@@ -126,6 +150,8 @@ pub const SOLUTION_ONLY: &[&str] = &[
     // `solutions` profile); stage 06's exercise is the service.
     "solutions/06-ibdb/Dockerfile",
     "solutions/06-ibdb/.dockerignore",
+    // JSON holds no starter markers; writing the schema is TODO 3.
+    "solutions/08-ship/helm/ibdb/values.schema.json",
 ];
 
 /// Where `sync` records a hash of every file it wrote: a file that no longer

@@ -32,7 +32,7 @@ pub const PARTS: &[Part] = &[
             // Grades every stage, with this very binary inside its sandbox.
             "class",
         ],
-        stages: &["04-kubernetes", "05-postgres"],
+        stages: &["04-kubernetes", "05-postgres", "08-ship"],
     },
     Part {
         feature: "bench",

@@ -18,6 +18,7 @@ mod docker_standins;
 mod helm_chart;
 mod k8s_api_rules;
 mod live_check;
+mod ship;
 mod stages;
 mod starters;
 mod verify_cli;

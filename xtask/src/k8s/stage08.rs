@@ -239,6 +239,16 @@ fn passed(rule: &str) -> String {
         "skaffold" => "builds your IBDb, deploys the chart with the built image by tag and digest, forwards the Service's port".into(),
         "security" => "restricted Pod Security Standard".into(),
         "database" => "the Cluster is complete; DATABASE_URL comes from its secret <cluster>-app, key uri".into(),
+        "names" => "names and labels are valid".into(),
+        "selector" => "the selector matches the pod template labels".into(),
+        "image" => "images have pinned tags".into(),
+        "values" => "supported values".into(),
+        "ports" => "valid port numbers and names".into(),
+        "probes" => "startup, readiness and liveness probes on a container port".into(),
+        "resources" => "requests and a memory limit, valid quantities".into(),
+        "config" => "the ConfigMap is read as environment".into(),
+        "service" => "the Service selects the Deployment's pods".into(),
+        "targetPort" => "targetPort matches a container port".into(),
         other => format!("no {other} problems"),
     }
 }
@@ -643,7 +653,7 @@ pub fn stage_rules(
         }
     }
     if !tag_and_digest {
-        let suffix = images.first().map(|i| skaffold::template_suffix(i)).unwrap_or_default();
+        let suffix = skaffold::template_suffix(images.first().unwrap_or(&"localhost:5005/ibdb"));
         fail(
             &format!("{at}.setValueTemplates"),
             "the release does not take the built image by tag and digest: a tag alone may name another image on the nodes later (a rebuilt one, pushed under the same tag)".into(),
@@ -657,6 +667,11 @@ pub fn stage_rules(
         .map(|(n, ports)| format!("{n} (port {})", ports.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")))
         .collect::<Vec<_>>()
         .join(", ");
+    let renders = if services.is_empty() {
+        String::new()
+    } else {
+        format!(" (the chart renders the Service {service_text})")
+    };
     let good = forwards.iter().any(|(_, f)| {
         let port = match &f.port {
             serde_json::Value::Number(n) => n.as_i64().map(|n| n as i32),
@@ -672,7 +687,7 @@ pub fn stage_rules(
         fail(
             "portForward",
             "no port-forward: `skaffold run --port-forward` and `skaffold dev` would not reach IBDb".into(),
-            format!("portForward: [{{resourceType: service, resourceName: <the Service's name>, port: 8000, localPort: 8000}}] (the chart renders {service_text})"),
+            format!("portForward: [{{resourceType: service, resourceName: <the Service's name>, port: 8000, localPort: 8000}}]{renders}"),
         );
     } else if !good && !services.is_empty() {
         let (i, f) = forwards[0];

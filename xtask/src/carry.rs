@@ -207,7 +207,18 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
     }
     for stage in STAGES {
         let solution = format!("solutions/{}", stage.id);
-        for file in files_under(&root.join(&solution)) {
+        // Carried copies not written yet count too: one sync writes both
+        // a new carried file and the starter generated from it.
+        let mut files = files_under(&root.join(&solution));
+        for carried in &out {
+            if let Some(file) = carried.path.strip_prefix(&format!("{solution}/"))
+                && !files.iter().any(|f| f == file)
+            {
+                files.push(file.to_string());
+            }
+        }
+        files.sort();
+        for file in files {
             let source = format!("{solution}/{file}");
             if SOLUTION_ONLY.contains(&source.as_str()) {
                 continue;

@@ -384,7 +384,9 @@ pub fn skaffold_run(dir: &Path) -> Result<String, Failure> {
         (Ok(message), Ok(())) => Ok(format!("{message}; skaffold delete cleaned up")),
         (Ok(_), Err(e)) => Err(fail(e)),
         (Err(e), Ok(())) => Err(fail(e)),
-        (Err(e), Err(cleanup)) => Err(fail(e.context(format!("(and the clean-up failed: {cleanup:#})")))),
+        (Err(e), Err(cleanup)) => Err(fail(
+            e.context(format!("(and the clean-up failed: {cleanup:#})")),
+        )),
     }
 }
 

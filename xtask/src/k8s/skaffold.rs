@@ -211,9 +211,9 @@ fn walk(
             let mut found = Vec::new();
             walk(doc, branch, value, at, &known, &mut found);
             let names = property_names(branch);
-            let strangers = value
-                .as_object()
-                .map_or(0, |m| m.keys().filter(|k| !names.contains(&k.as_str())).count());
+            let strangers = value.as_object().map_or(0, |m| {
+                m.keys().filter(|k| !names.contains(&k.as_str())).count()
+            });
             let score = (strangers, found.len());
             if best.as_ref().is_none_or(|(b, _)| score < *b) {
                 best = Some((score, found));
@@ -430,6 +430,8 @@ mod tests {
         );
         assert_eq!(VENDOR["commit"].as_str().unwrap().len(), 40);
         assert_eq!(VENDOR["version"], VERSION);
-        assert!(schema()["definitions"]["HelmRelease"]["properties"]["setValueTemplates"].is_object());
+        assert!(
+            schema()["definitions"]["HelmRelease"]["properties"]["setValueTemplates"].is_object()
+        );
     }
 }

@@ -77,7 +77,10 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
         .filter(|f| !dir.join(f).is_file())
         .collect();
     if missing.is_empty() {
-        ck.pass("files", "helm/ibdb (Chart.yaml, values, schema, templates), skaffold.yaml");
+        ck.pass(
+            "files",
+            "helm/ibdb (Chart.yaml, values, schema, templates), skaffold.yaml",
+        );
     } else {
         ck.fail(
             "files",
@@ -97,7 +100,7 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
     // what the chart is rendered with.
     let config = dir.join("skaffold.yaml");
     let (docs, problems) = if config.is_file() {
-        super::load_files(&[config.clone()])
+        super::load_files(std::slice::from_ref(&config))
     } else {
         (Vec::new(), Vec::new())
     };
@@ -156,10 +159,17 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
         let missing: Vec<&str> = KINDS
             .iter()
             .copied()
-            .filter(|k| !docs.iter().any(|d| d.kind == *k && !matches!(d.object, Object::Other)))
+            .filter(|k| {
+                !docs
+                    .iter()
+                    .any(|d| d.kind == *k && !matches!(d.object, Object::Other))
+            })
             .collect();
         if missing.is_empty() {
-            ck.pass(&name("kinds"), "a Deployment, Service, ConfigMap and CloudNativePG Cluster");
+            ck.pass(
+                &name("kinds"),
+                "a Deployment, Service, ConfigMap and CloudNativePG Cluster",
+            );
         } else {
             all_passed = false;
             ck.fail(
@@ -280,15 +290,21 @@ fn lint(ck: &mut Checker, helm: &Path, dir: &Path) -> bool {
         ck.fail(
             "helm lint",
             "no chart to lint",
-            Failure::new(format!("a chart in {CHART}"), format!("no {CHART}/Chart.yaml"))
-                .hint("create helm/ibdb/Chart.yaml (apiVersion: v2, name, version, appVersion)"),
+            Failure::new(
+                format!("a chart in {CHART}"),
+                format!("no {CHART}/Chart.yaml"),
+            )
+            .hint("create helm/ibdb/Chart.yaml (apiVersion: v2, name, version, appVersion)"),
         );
         return false;
     }
     let args = ["lint", "--strict", CHART];
     match helm_run(helm, dir, &args) {
         Ok((true, _, _)) => {
-            ck.pass("helm lint", "helm lint --strict helm/ibdb: no errors, no warnings");
+            ck.pass(
+                "helm lint",
+                "helm lint --strict helm/ibdb: no errors, no warnings",
+            );
             true
         }
         Ok((false, out, err)) => {
@@ -298,7 +314,11 @@ fn lint(ck: &mut Checker, helm: &Path, dir: &Path) -> bool {
                 .lines()
                 .chain(err.lines())
                 .map(str::trim)
-                .filter(|l| l.starts_with("[ERROR]") || l.starts_with("[WARNING]") || l.starts_with("Error:"))
+                .filter(|l| {
+                    l.starts_with("[ERROR]")
+                        || l.starts_with("[WARNING]")
+                        || l.starts_with("Error:")
+                })
                 .map(|l| l.replacen("] ", &format!("] {CHART}/"), 1))
                 .collect();
             let seen = if found.is_empty() {
@@ -329,10 +349,19 @@ fn values_schema(ck: &mut Checker, helm: &Path, dir: &Path) -> bool {
             "values schema",
             format!("{schema} is missing"),
             Failure::new(
-                format!("{schema}, refusing {}", BAD_VALUES.iter().map(|(_, what, _)| *what).collect::<Vec<_>>().join(", ")),
+                format!(
+                    "{schema}, refusing {}",
+                    BAD_VALUES
+                        .iter()
+                        .map(|(_, what, _)| *what)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 format!("no {schema}: helm accepts any value, a misspelled key included"),
             )
-            .hint(format!("write {schema} (JSON Schema; the chapter shows one)")),
+            .hint(format!(
+                "write {schema} (JSON Schema; the chapter shows one)"
+            )),
         );
         return false;
     }
@@ -366,7 +395,11 @@ fn values_schema(ck: &mut Checker, helm: &Path, dir: &Path) -> bool {
             "values schema",
             format!(
                 "refuses {}",
-                BAD_VALUES.iter().map(|(_, what, _)| *what).collect::<Vec<_>>().join(", ")
+                BAD_VALUES
+                    .iter()
+                    .map(|(_, what, _)| *what)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         );
         true
@@ -424,7 +457,11 @@ pub fn release_of(s: &Skaffold) -> Option<Release> {
         for (i, image) in images.iter().enumerate() {
             let suffixes = [
                 format!("_{}", skaffold::template_suffix(image)),
-                if i == 0 { String::new() } else { (i + 1).to_string() },
+                if i == 0 {
+                    String::new()
+                } else {
+                    (i + 1).to_string()
+                },
             ];
             for suffix in suffixes {
                 for (var, value) in [
@@ -432,7 +469,10 @@ pub fn release_of(s: &Skaffold) -> Option<Release> {
                     ("IMAGE_DIGEST", FAKE_DIGEST.to_string()),
                     ("IMAGE_REPO", image.to_string()),
                 ] {
-                    for form in [format!("{{{{.{var}{suffix}}}}}"), format!("{{{{ .{var}{suffix} }}}}")] {
+                    for form in [
+                        format!("{{{{.{var}{suffix}}}}}"),
+                        format!("{{{{ .{var}{suffix} }}}}"),
+                    ] {
                         text = text.replace(&form, &value);
                     }
                 }
@@ -556,7 +596,11 @@ pub fn stage_rules(
         let line = (0..=at.len()).rev().find_map(|n| doc.line(&at[..n]));
         out.push(Problem::new("skaffold", &doc.file, line, message, hint));
     };
-    let artifacts = s.build.as_ref().map(|b| b.artifacts.as_slice()).unwrap_or(&[]);
+    let artifacts = s
+        .build
+        .as_ref()
+        .map(|b| b.artifacts.as_slice())
+        .unwrap_or(&[]);
     if artifacts.is_empty() {
         fail(
             "build",
@@ -566,7 +610,10 @@ pub fn stage_rules(
     }
     // The trainee's IBDb: the stage folder 06-ibdb next to this one, when
     // there is one (an exercises/ or solutions/ tree).
-    let sibling = dir.parent().map(|p| p.join("06-ibdb")).filter(|p| p.is_dir());
+    let sibling = dir
+        .parent()
+        .map(|p| p.join("06-ibdb"))
+        .filter(|p| p.is_dir());
     for (i, a) in artifacts.iter().enumerate() {
         let at = format!("build.artifacts[{i}]");
         let written = a.context.as_deref().unwrap_or(".");
@@ -582,7 +629,9 @@ pub fn stage_rules(
         if !is_ibdb(&context) {
             fail(
                 &format!("{at}.context"),
-                format!("the build context {written} holds no IBDb (no Cargo.toml of the package ibdb)"),
+                format!(
+                    "the build context {written} holds no IBDb (no Cargo.toml of the package ibdb)"
+                ),
                 "context: ../06-ibdb, your IBDb".into(),
             );
         } else if let Some(sibling) = &sibling
@@ -590,11 +639,17 @@ pub fn stage_rules(
         {
             fail(
                 &format!("{at}.context"),
-                format!("the build context {written} is not your IBDb, which is ../06-ibdb next to this folder"),
+                format!(
+                    "the build context {written} is not your IBDb, which is ../06-ibdb next to this folder"
+                ),
                 "context: ../06-ibdb (the reference is for comparing, not for shipping)".into(),
             );
         }
-        let dockerfile = a.docker.as_ref().and_then(|d| d.dockerfile.as_deref()).unwrap_or("Dockerfile");
+        let dockerfile = a
+            .docker
+            .as_ref()
+            .and_then(|d| d.dockerfile.as_deref())
+            .unwrap_or("Dockerfile");
         let path = skaffold::dockerfile_path(dir, &context, dockerfile);
         if !path.is_file() {
             fail(
@@ -622,7 +677,8 @@ pub fn stage_rules(
         fail(
             "deploy",
             format!("no Helm release of the chart {CHART}"),
-            "deploy.helm.releases: [{name: ibdb, chartPath: helm/ibdb, setValueTemplates: {...}}]".into(),
+            "deploy.helm.releases: [{name: ibdb, chartPath: helm/ibdb, setValueTemplates: {...}}]"
+                .into(),
         );
         return out;
     };
@@ -642,12 +698,19 @@ pub fn stage_rules(
                     format!(
                         "{{{{.{name}}}}} names no image skaffold builds, so it becomes \"<no value>\" (pkg/skaffold/util/env_template.go; the names come from the artifact's image with . - / : as _: pkg/skaffold/helm/args.go, util.SanitizeHelmTemplateValue)"
                     ),
-                    format!("for the image {} write {example}", images.first().unwrap_or(&"")),
+                    format!(
+                        "for the image {} write {example}",
+                        images.first().unwrap_or(&"")
+                    ),
                 );
             }
         }
-        let tag = names.iter().any(|n| n.starts_with("IMAGE_TAG") && defined.contains(n));
-        let digest = names.iter().any(|n| n.starts_with("IMAGE_DIGEST") && defined.contains(n));
+        let tag = names
+            .iter()
+            .any(|n| n.starts_with("IMAGE_TAG") && defined.contains(n));
+        let digest = names
+            .iter()
+            .any(|n| n.starts_with("IMAGE_DIGEST") && defined.contains(n));
         if tag && digest && template.contains('@') {
             tag_and_digest = true;
         }
@@ -664,7 +727,16 @@ pub fn stage_rules(
     let forwards: Vec<_> = s.port_forward.iter().enumerate().collect();
     let service_text = services
         .iter()
-        .map(|(n, ports)| format!("{n} (port {})", ports.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")))
+        .map(|(n, ports)| {
+            format!(
+                "{n} (port {})",
+                ports
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let renders = if services.is_empty() {
@@ -679,9 +751,9 @@ pub fn stage_rules(
             _ => None,
         };
         f.resource_type.eq_ignore_ascii_case("service")
-            && services
-                .iter()
-                .any(|(name, ports)| *name == f.resource_name && port.is_some_and(|p| ports.contains(&p)))
+            && services.iter().any(|(name, ports)| {
+                *name == f.resource_name && port.is_some_and(|p| ports.contains(&p))
+            })
     });
     if forwards.is_empty() {
         fail(

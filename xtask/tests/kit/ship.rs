@@ -70,8 +70,17 @@ fn the_kits_own_chart_and_skaffold_yaml_pass_the_trainees_checks() {
         &[("PATH", path.as_str()), ("LAB_REQUIRE_CLUSTER", "0")],
     );
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    for check in ["skaffold schema", "helm lint", "values schema", "chart security", "chart database", "skaffold"] {
-        let found = run.check(check).unwrap_or_else(|| panic!("no {check} check"));
+    for check in [
+        "skaffold schema",
+        "helm lint",
+        "values schema",
+        "chart security",
+        "chart database",
+        "skaffold",
+    ] {
+        let found = run
+            .check(check)
+            .unwrap_or_else(|| panic!("no {check} check"));
         assert_eq!(found["status"], "passed", "{found}");
     }
 }
@@ -98,7 +107,10 @@ fn on_a_cluster_skaffold_runs_forwards_answers_and_is_cleaned_up() {
         .collect();
     assert_eq!(
         skaffold,
-        ["skaffold run --port-forward=user --tail=false", "skaffold delete"],
+        [
+            "skaffold run --port-forward=user --tail=false",
+            "skaffold delete"
+        ],
         "{calls:?}"
     );
     assert!(!fakes.has("release"), "skaffold delete was not run");
@@ -121,7 +133,10 @@ fn a_service_without_its_database_fails_live_and_is_still_cleaned_up() {
             && seen.contains("key uri"),
         "{seen}"
     );
-    assert!(!fakes.has("release"), "skaffold delete was not run after the failure");
+    assert!(
+        !fakes.has("release"),
+        "skaffold delete was not run after the failure"
+    );
 }
 
 #[test]
@@ -139,7 +154,10 @@ fn skaffold_that_forwards_nothing_is_a_failure_that_says_so() {
             .as_str()
             .unwrap()
             .contains("ended (exit status 0) before forwarding a port")
-            || live["seen"].as_str().unwrap().contains("before forwarding a port"),
+            || live["seen"]
+                .as_str()
+                .unwrap()
+                .contains("before forwarding a port"),
         "{live}"
     );
     assert!(!fakes.has("release"));
@@ -231,8 +249,8 @@ fn the_kits_skaffold_yaml_and_the_solution_build_the_same_image_with_the_same_na
     // One image name, and the template variables skaffold derives from it
     // (pkg/skaffold/util/util.go SanitizeHelmTemplateValue).
     let kit = std::fs::read_to_string(support::root().join("skaffold.yaml")).unwrap();
-    let stage = std::fs::read_to_string(support::root().join("solutions/08-ship/skaffold.yaml"))
-        .unwrap();
+    let stage =
+        std::fs::read_to_string(support::root().join("solutions/08-ship/skaffold.yaml")).unwrap();
     for text in [&kit, &stage] {
         assert!(text.contains("- image: localhost:5005/ibdb"));
         assert!(text.contains(

@@ -217,6 +217,10 @@ mod tests {
             // Stage 05's CloudNativePG manifests are checked with it too.
             "verify 05",
             "verify 05 --dir=/tmp/x",
+            // Stage 08 lints, renders and checks a chart and skaffold.yaml.
+            "verify 08",
+            "selftest ship",
+            "verify --dir /tmp/x/08-ship",
             "watch",
             "class grade /tmp/class",
             "verify",

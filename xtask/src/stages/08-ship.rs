@@ -186,6 +186,23 @@ const BROKEN: &[Mutant] = &[
         },
     },
     Mutant {
+        name: "a Skaffold config version other than the pinned one",
+        base: Base::Solution,
+        edits: &[replace(
+            "skaffold.yaml",
+            "apiVersion: skaffold/v4beta14",
+            "apiVersion: skaffold/v4beta13",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "skaffold.yaml:{line:skaffold.yaml:apiVersion:}: apiVersion is skaffold/v4beta13, not the pinned skaffold/v4beta14",
+            ],
+            hint: "skaffold fix",
+            ..Expect::only(&["skaffold schema"])
+        },
+    },
+    Mutant {
         name: "a port-forward to a Service the chart does not render (TODO 9)",
         base: Base::Solution,
         edits: &[replace(

@@ -88,6 +88,30 @@ pub const CARRIED: &[Carry] = &[
         files: &["Dockerfile", ".dockerignore"],
         to: &["solutions/04-kubernetes"],
     },
+    // Stage 08 ships the trainee's IBDb (../06-ibdb) with IBDb's image recipe.
+    Carry {
+        from: "solutions/06-ibdb",
+        files: &["Dockerfile"],
+        to: &["solutions/08-ship"],
+    },
+    // The kit's own chart (`cargo xtask deploy`, skaffold.yaml) is stage
+    // 08's solution, without its starter markers.
+    Carry {
+        from: "solutions/08-ship/helm/ibdb",
+        files: &[
+            ".helmignore",
+            "Chart.yaml",
+            "values.yaml",
+            "values.schema.json",
+            "templates/_helpers.tpl",
+            "templates/NOTES.txt",
+            "templates/cluster.yaml",
+            "templates/configmap.yaml",
+            "templates/deployment.yaml",
+            "templates/service.yaml",
+        ],
+        to: &["helm/ibdb"],
+    },
 ];
 
 /// Lines between `ANCHOR: {anchor}` and `ANCHOR_END: {anchor}` in `from`,
@@ -126,6 +150,8 @@ pub const SOLUTION_ONLY: &[&str] = &[
     // `solutions` profile); stage 06's exercise is the service.
     "solutions/06-ibdb/Dockerfile",
     "solutions/06-ibdb/.dockerignore",
+    // JSON holds no starter markers; writing the schema is TODO 3.
+    "solutions/08-ship/helm/ibdb/values.schema.json",
 ];
 
 /// Where `sync` records a hash of every file it wrote: a file that no longer
@@ -181,7 +207,18 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
     }
     for stage in STAGES {
         let solution = format!("solutions/{}", stage.id);
-        for file in files_under(&root.join(&solution)) {
+        // Carried copies not written yet count too: one sync writes both
+        // a new carried file and the starter generated from it.
+        let mut files = files_under(&root.join(&solution));
+        for carried in &out {
+            if let Some(file) = carried.path.strip_prefix(&format!("{solution}/"))
+                && !files.iter().any(|f| f == file)
+            {
+                files.push(file.to_string());
+            }
+        }
+        files.sort();
+        for file in files {
             let source = format!("{solution}/{file}");
             if SOLUTION_ONLY.contains(&source.as_str()) {
                 continue;

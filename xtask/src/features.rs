@@ -34,7 +34,7 @@ pub const PARTS: &[Part] = &[
             // Grades every stage, with this very binary inside its sandbox.
             "class",
         ],
-        stages: &["04-kubernetes", "05-postgres"],
+        stages: &["04-kubernetes", "05-postgres", "08-ship"],
     },
     Part {
         feature: "bench",
@@ -219,6 +219,10 @@ mod tests {
             // Stage 05's CloudNativePG manifests are checked with it too.
             "verify 05",
             "verify 05 --dir=/tmp/x",
+            // Stage 08 lints, renders and checks a chart and skaffold.yaml.
+            "verify 08",
+            "selftest ship",
+            "verify --dir /tmp/x/08-ship",
             "watch",
             "class grade /tmp/class",
             "verify",

@@ -225,9 +225,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(program: &Path, envs: &[(&str, String)]) -> std::io::Result<Server> {
+        Server::start_in(program, &[], None, envs)
+    }
+
+    /// [`Server::start`] with arguments, in the folder `cwd` (`skaffold run`
+    /// in a stage folder, which stays in the foreground while it forwards).
+    pub fn start_in(
+        program: &Path,
+        args: &[&str],
+        cwd: Option<&Path>,
+        envs: &[(&str, String)],
+    ) -> std::io::Result<Server> {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("server.log");
-        let mut expression = duct::cmd(program, Vec::<String>::new());
+        let mut expression = duct::cmd(program, args.iter().copied());
+        if let Some(cwd) = cwd {
+            expression = expression.dir(cwd);
+        }
         for (key, value) in envs {
             expression = expression.env(key, value);
         }
@@ -278,6 +292,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Everything the program printed so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 
     /// What the program printed: its telling lines and its last `lines`

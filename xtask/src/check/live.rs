@@ -283,3 +283,153 @@ pub fn database_on_cluster(dir: &Path, cluster: &str) -> Result<String, Failure>
     };
     run().map_err(fail)
 }
+
+/// The line skaffold prints for each forward (GoogleContainerTools/skaffold
+/// pkg/skaffold/kubernetes/portforward/entry_manager.go): "Port forwarding
+/// service/ibdb in namespace default, remote port 8000 -> http://127.0.0.1:8000".
+/// The local port may differ from skaffold.yaml's when that one is taken.
+pub fn forwarded_address(log: &str) -> Option<String> {
+    log.lines()
+        .filter(|l| l.contains("Port forwarding "))
+        .find_map(|l| l.split_once(" -> http://"))
+        .map(|(_, address)| address.trim().to_string())
+}
+
+/// Stage 08 on the cluster: `skaffold run --port-forward=user` in the stage
+/// folder builds IBDb, deploys the chart, forwards the ports skaffold.yaml
+/// names, and then stays in the foreground until stopped
+/// (pkg/skaffold/runner/deploy.go: "Press Ctrl+C to exit"). `GET /` and
+/// `GET /readyz` go through the forward; then skaffold is stopped and
+/// `skaffold delete` removes the release (`skaffold run` leaves it).
+pub fn skaffold_run(dir: &Path) -> Result<String, Failure> {
+    let fail = |e: anyhow::Error| {
+        Failure::new(
+            "IBDb deployed by `skaffold run`, answering GET / and GET /readyz through its port-forward",
+            format!("{e:#}"),
+        )
+        .hint("run `skaffold run --port-forward` in the stage folder to see each step; `kubectl get pods,clusters` and `kubectl logs deployment/<name>` show what runs")
+    };
+    let skaffold = which::which("skaffold").map_err(|_| {
+        Failure::new("skaffold on PATH", "not found").hint(Tool::Skaffold.install_hint())
+    })?;
+    let args = ["run", "--port-forward=user", "--tail=false"];
+    let mut run = crate::proc::Server::start_in(
+        &skaffold,
+        &args,
+        Some(dir),
+        &[("NO_COLOR", "1".to_string())],
+    )
+    .map_err(|e| fail(e.into()))?;
+    let limit = waits::BUILD + waits::DATABASE + waits::IBDB;
+    let result = (|| -> anyhow::Result<String> {
+        let start = Instant::now();
+        let address = loop {
+            if let Some(address) = forwarded_address(&run.log()) {
+                break address;
+            }
+            if let Some(status) = run.try_wait() {
+                bail!(
+                    "`skaffold {}` ended ({}) before forwarding a port:\n{}",
+                    args.join(" "),
+                    crate::proc::describe_exit(status),
+                    run.output(15)
+                );
+            }
+            if start.elapsed() > limit {
+                bail!(
+                    "`skaffold {}` forwarded no port within {} min:\n{}",
+                    args.join(" "),
+                    limit.as_secs() / 60,
+                    run.output(15)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let ask = |path: &str| -> anyhow::Result<crate::http::Response> {
+            let begin = Instant::now();
+            loop {
+                match crate::http::get(&format!("http://{address}{path}"), Duration::from_secs(5)) {
+                    Ok(response) => return Ok(response),
+                    Err(e) if begin.elapsed() > Duration::from_secs(30) => {
+                        bail!("GET {path} through skaffold's port-forward ({address}): {e}")
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(300)),
+                }
+            }
+        };
+        let root = ask("/")?;
+        let json: serde_json::Value = serde_json::from_str(&root.body).unwrap_or_default();
+        anyhow::ensure!(
+            root.status == 200 && json == serde_json::json!({"status": "OK"}),
+            "GET / through skaffold's port-forward ({address}) answered {} {:?}",
+            root.status,
+            root.body
+        );
+        let ready = ask("/readyz")?;
+        anyhow::ensure!(
+            ready.status == 200,
+            "GET /readyz through skaffold's port-forward ({address}) answered {} {:?}: IBDb does not reach its database (DATABASE_URL from the secret <cluster>-app, key uri?)",
+            ready.status,
+            ready.body
+        );
+        Ok(format!(
+            "skaffold run deployed the chart; GET / and GET /readyz through {address} answer 200"
+        ))
+    })();
+    run.terminate();
+    let _ = run.wait_for_exit(Duration::from_secs(30));
+    drop(run);
+    let cleaned = skaffold_delete(&skaffold, dir);
+    match (result, cleaned) {
+        (Ok(message), Ok(())) => Ok(format!("{message}; skaffold delete cleaned up")),
+        (Ok(_), Err(e)) => Err(fail(e)),
+        (Err(e), Ok(())) => Err(fail(e)),
+        (Err(e), Err(cleanup)) => Err(fail(
+            e.context(format!("(and the clean-up failed: {cleanup:#})")),
+        )),
+    }
+}
+
+/// `skaffold delete` in the stage folder, at most 5 minutes.
+fn skaffold_delete(skaffold: &Path, dir: &Path) -> anyhow::Result<()> {
+    let handle = duct::cmd(skaffold, ["delete"])
+        .dir(dir)
+        .stdin_null()
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .start()?;
+    let _registration = handle.pids().first().map(|&p| register(Cleanup::Kill(p)));
+    let start = Instant::now();
+    loop {
+        if let Some(out) = handle.try_wait()? {
+            anyhow::ensure!(
+                out.status.success(),
+                "`skaffold delete` failed: {}",
+                crate::proc::tail(String::from_utf8_lossy(&out.stdout).trim(), 5)
+            );
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(300) {
+            let _ = handle.kill();
+            bail!("`skaffold delete` did not end within 5 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_forwarded_address_is_read_from_skaffolds_line() {
+        // pkg/skaffold/kubernetes/portforward/entry_manager.go
+        let log = "Deployments stabilized in 3.2 seconds\n\
+                   Port forwarding service/ibdb in namespace default, remote port 8000 -> http://127.0.0.1:8001\n\
+                   Press Ctrl+C to exit\n";
+        assert_eq!(
+            super::forwarded_address(log).as_deref(),
+            Some("127.0.0.1:8001")
+        );
+        assert_eq!(super::forwarded_address("Press Ctrl+C to exit"), None);
+    }
+}

@@ -39,6 +39,18 @@ impl Stage {
         &self.id[..2]
     }
 
+    /// Whether the stage's folders are cargo projects: what its reference
+    /// folder is. Stage 08's holds a chart and a skaffold.yaml that build
+    /// the trainee's own IBDb (`../06-ibdb`), so it has no Cargo.toml, and
+    /// a copy of IBDb there would be a second one to keep up to date.
+    pub fn is_cargo_project(&self) -> bool {
+        paths::root()
+            .join("solutions")
+            .join(self.id)
+            .join("Cargo.toml")
+            .is_file()
+    }
+
     /// Accepts `01`, `1`, `01-health` and `health`.
     pub fn matches(&self, name: &str) -> bool {
         let slug = &self.id[3..];
@@ -161,7 +173,7 @@ pub fn run_stage(stage: &'static Stage, dir: &Path, printer: &Printer) -> StageR
         let failure = Failure::new(format!("a folder {}", paths::show(dir)), "no such folder")
             .hint("check the path, or copy the stage folder from exercises/");
         Err(checker.stop("folder", "the stage folder is missing", failure))
-    } else if !dir.join("Cargo.toml").is_file() {
+    } else if stage.is_cargo_project() && !dir.join("Cargo.toml").is_file() {
         // Without it cargo would look upward and build whatever project
         // holds the folder (inside the kit: the kit's own xtask).
         let failure = Failure::new(

@@ -197,7 +197,7 @@ fn declared_places(stage: &Stage) -> Vec<(String, Result<String, String>)> {
         let dir = root.join(folder).join(id);
         out.push((
             format!("{folder}/{id} exists"),
-            if dir.join("Cargo.toml").is_file() {
+            if (!stage.is_cargo_project() && dir.is_dir()) || dir.join("Cargo.toml").is_file() {
                 Ok(String::new())
             } else {
                 Err(format!("no cargo project at {}", paths::show(&dir)))
@@ -364,6 +364,16 @@ fn catch(stage: &'static Stage, mutant: &Mutant) -> Finding {
             );
         }
     };
+    // A stage folder may use its neighbours (stage 08 builds ../06-ibdb):
+    // the copy sits next to links to them, as in the tree it came from.
+    #[cfg(unix)]
+    if let (Some(tree), Some(scratch)) = (base.parent(), copy.path.parent()) {
+        for entry in std::fs::read_dir(tree).into_iter().flatten().flatten() {
+            if entry.file_name() != stage.id && entry.path().is_dir() {
+                let _ = std::os::unix::fs::symlink(entry.path(), scratch.join(entry.file_name()));
+            }
+        }
+    }
     if let Err(e) = apply(&copy.path, mutant.edits) {
         return finding(
             stage,

@@ -13,7 +13,9 @@ pub mod cnpg;
 pub mod files;
 pub mod parse;
 pub mod rules;
+pub mod skaffold;
 pub mod stage05;
+pub mod stage08;
 pub mod validation;
 pub mod yaml;
 

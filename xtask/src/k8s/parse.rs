@@ -232,9 +232,26 @@ pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
                 typed::<super::files::K3d>(&mut doc, &mut problems)
                     .map(|c| Object::K3d(Box::new(c)))
             }
+            // Checked against Skaffold's own schema (every field Skaffold
+            // knows); the fields the rules read are then taken from it.
             (super::files::SKAFFOLD_API, "Config") => {
-                typed::<super::files::Skaffold>(&mut doc, &mut problems)
-                    .map(|c| Object::Skaffold(Box::new(c)))
+                let found = super::skaffold::validate(&doc);
+                let clean = found.is_empty();
+                problems.extend(found);
+                match serde_json::from_value::<super::files::Skaffold>(doc.json.clone()) {
+                    Ok(config) => Some(Object::Skaffold(Box::new(config))),
+                    Err(e) if clean => {
+                        problems.push(Problem::new(
+                            "parse",
+                            file,
+                            Some(doc.tree.line),
+                            format!("{}: cannot be read: {e}", doc.title()),
+                            "compare it with skaffold.dev/docs/references/yaml",
+                        ));
+                        None
+                    }
+                    Err(_) => None,
+                }
             }
             (_, "Deployment" | "Service" | "ConfigMap" | "Secret") => {
                 let expected = if kind == "Deployment" {

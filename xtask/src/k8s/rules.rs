@@ -852,11 +852,7 @@ fn skaffold(doc: &Doc, s: &super::files::Skaffold, out: &mut Vec<Problem>) {
             );
         }
         for a in artifacts {
-            let key: String = a
-                .image
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect();
+            let key = super::skaffold::template_suffix(&a.image);
             if !r
                 .set_value_templates
                 .values()
@@ -868,7 +864,7 @@ fn skaffold(doc: &Doc, s: &super::files::Skaffold, out: &mut Vec<Problem>) {
                         "the release does not get the image skaffold built ({})",
                         a.image
                     ),
-                    "set image.repository and image.tag from {.IMAGE_REPO_<image>} and {.IMAGE_TAG_<image>} in double braces (the image name with _ for every other character)",
+                    "set image.repository and image.tag from {.IMAGE_REPO_<image>} and {.IMAGE_TAG_<image>} in double braces (the image name with . - / : as _)",
                 );
             }
         }

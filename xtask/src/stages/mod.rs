@@ -33,6 +33,7 @@ stages! {
     "05-postgres.rs" => postgres,
     "06-ibdb.rs" => ibdb,
     "07-mocks.rs" => mocks,
+    "08-ship.rs" => ship,
 }
 
 pub fn find(name: &str) -> anyhow::Result<&'static Stage> {

@@ -419,13 +419,21 @@ const OUTLINE: &[(&str, &str, &[&str])] = &[
     (
         "tools",
         "kubernetes.md, 04-kubernetes.md",
+        &["k3d", "kubectl get nodes"],
+    ),
+    (
+        "Skaffold and Helm",
+        "08-ship.md",
         &[
-            "k3d",
-            "kubectl get nodes",
             "Skaffold",
+            "skaffold init",
             "skaffold dev",
+            "profiles",
             "Helm",
             "chart",
+            "repositories",
+            "helm upgrade",
+            "helm rollback",
         ],
     ),
     (

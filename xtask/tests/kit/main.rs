@@ -19,6 +19,7 @@ mod helm_chart;
 mod k8s_api_rules;
 mod live_check;
 mod offline;
+mod ship;
 mod stages;
 mod starters;
 mod verify_cli;

@@ -107,46 +107,46 @@ fn a_wrong_expectation_fails_the_self_test() {
 fn a_new_stage_needs_only_its_declared_places() {
     let kit = Kit::new();
     kit.write(
-        "exercises/08-throwaway/Cargo.toml",
+        "exercises/09-throwaway/Cargo.toml",
         "[package]\nname = \"throwaway\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
     );
     kit.write(
-        "exercises/08-throwaway/src/lib.rs",
+        "exercises/09-throwaway/src/lib.rs",
         "/// The answer.\npub fn answer() -> u32 {\n    // TODO 1: return the answer.\n    todo!(\"TODO 1: the answer\")\n}\n\n#[test]\nfn answers_42() {\n    assert_eq!(answer(), 42);\n}\n",
     );
     kit.write(
-        "solutions/08-throwaway/Cargo.toml",
+        "solutions/09-throwaway/Cargo.toml",
         "[package]\nname = \"throwaway\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
     );
     kit.write(
-        "solutions/08-throwaway/src/lib.rs",
+        "solutions/09-throwaway/src/lib.rs",
         "/// The answer.\npub fn answer() -> u32 {\n    42\n}\n\n#[test]\nfn answers_42() {\n    assert_eq!(answer(), 42);\n}\n",
     );
-    kit.write("book/src/08-throwaway.md", "# 08 A throwaway stage\n");
+    kit.write("book/src/09-throwaway.md", "# 09 A throwaway stage\n");
     kit.append(
         "book/src/SUMMARY.md",
-        "- [08 A throwaway stage](08-throwaway.md)\n",
+        "- [09 A throwaway stage](09-throwaway.md)\n",
     );
     let readme = std::fs::read_to_string(kit.path("README.md")).unwrap();
     std::fs::write(
         kit.path("README.md"),
         readme.replacen(
-            "| `07-mocks` |",
-            "| `08-throwaway` | a throwaway stage | cargo |\n| `07-mocks` |",
+            "| `08-ship` |",
+            "| `09-throwaway` | a throwaway stage | cargo |\n| `08-ship` |",
             1,
         ),
     )
     .unwrap();
     kit.write(
-        "xtask/src/stages/08-throwaway.rs",
-        r#"//! Stage 08: a throwaway stage, made by the kit's tests.
+        "xtask/src/stages/09-throwaway.rs",
+        r#"//! Stage 09: a throwaway stage, made by the kit's tests.
 
 use crate::check::proof::{Base, Expect, Mutant, Proof, replace};
 use crate::check::{Checker, Stage, Stop, build};
 use crate::tools::Tool;
 
 pub const STAGE: Stage = Stage {
-    id: "08-throwaway",
+    id: "09-throwaway",
     title: "A throwaway stage",
     needs: &[Tool::Cargo],
     optional: &[],
@@ -176,27 +176,27 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
     );
     let list = kit.path("xtask/src/stages/mod.rs");
     let text = std::fs::read_to_string(&list).unwrap();
-    assert!(text.contains("    \"07-mocks.rs\" => mocks,\n"), "{text}");
+    assert!(text.contains("    \"08-ship.rs\" => ship,\n"), "{text}");
     std::fs::write(
         &list,
         text.replacen(
-            "    \"07-mocks.rs\" => mocks,\n",
-            "    \"07-mocks.rs\" => mocks,\n    \"08-throwaway.rs\" => throwaway,\n",
+            "    \"08-ship.rs\" => ship,\n",
+            "    \"08-ship.rs\" => ship,\n    \"09-throwaway.rs\" => throwaway,\n",
             1,
         ),
     )
     .unwrap();
 
-    let run = kit.selftest(&["08"]);
+    let run = kit.selftest(&["09"]);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     for finding in [
-        "✓ 08-throwaway: its chapter book/src/08-throwaway.md exists",
-        "✓ 08-throwaway: book/src/SUMMARY.md lists the chapter",
-        "✓ 08-throwaway: the README's stage table lists it",
-        "✓ 08-throwaway: every declared TODO is in the starter",
-        "✓ 08-throwaway: the starter fails",
-        "✓ 08-throwaway: the solution passes",
-        "✓ 08-throwaway: catches: a wrong answer",
+        "✓ 09-throwaway: its chapter book/src/09-throwaway.md exists",
+        "✓ 09-throwaway: book/src/SUMMARY.md lists the chapter",
+        "✓ 09-throwaway: the README's stage table lists it",
+        "✓ 09-throwaway: every declared TODO is in the starter",
+        "✓ 09-throwaway: the starter fails",
+        "✓ 09-throwaway: the solution passes",
+        "✓ 09-throwaway: catches: a wrong answer",
     ] {
         assert!(run.stdout.contains(finding), "{finding}:\n{}", run.stdout);
     }

@@ -14,7 +14,8 @@ fn kit_copy() -> tempfile::TempDir {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(base).unwrap();
     let kit = tempfile::tempdir_in(base).unwrap();
-    for part in ["exercises", "solutions", "book"] {
+    // helm/: the kit's chart is generated from stage 08's solution.
+    for part in ["exercises", "solutions", "book", "helm"] {
         support::copy_tree(&support::root().join(part), &kit.path().join(part));
     }
     kit

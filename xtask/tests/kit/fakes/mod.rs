@@ -205,8 +205,40 @@ esac
 "#;
 
 const SKAFFOLD: &str = r#"
+# Stage 08's live check: `skaffold run --port-forward=user` builds, deploys,
+# prints the forward as pkg/skaffold/kubernetes/portforward/entry_manager.go
+# does, and stays in the foreground (pkg/skaffold/runner/deploy.go) while
+# 127.0.0.1:PORT answers as IBDb would (`not-ready`: /readyz answers 503).
+SERVE='
+import http.server, os, sys
+port, state = int(sys.argv[1]), sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        status, body = 200, b"{\"status\":\"OK\"}"
+        if self.path == "/readyz" and os.path.exists(state + "/not-ready"):
+            status, body = 503, b"{\"status\":\"UNAVAILABLE\"}"
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'
 case "$*" in
     version) echo "v2.16.1" ;;
+    "run --port-forward=user --tail=false")
+        echo "Generating tags..."
+        echo " - localhost:5005/ibdb -> localhost:5005/ibdb:abc1234"
+        echo "Deployments stabilized in 3.2 seconds"
+        : > "$FAKE_STATE/release"
+        if [ -f "$FAKE_STATE/no-forward" ]; then echo "Press Ctrl+C to exit"; exec /bin/sleep 30; fi
+        port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        echo "Port forwarding service/ibdb in namespace default, remote port 8000 -> http://127.0.0.1:$port"
+        echo "Press Ctrl+C to exit"
+        exec /usr/bin/python3 -c "$SERVE" "$port" "$FAKE_STATE" ;;
+    delete) /bin/rm -f "$FAKE_STATE/release"; echo "Cleaning up..."; echo ' - release "ibdb" uninstalled' ;;
     *) echo "skaffold $*" ;;
 esac
 "#;

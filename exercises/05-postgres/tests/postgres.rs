@@ -26,9 +26,13 @@ async fn root_and_healthz_answer_ok() {
 async fn readyz_is_ok_while_the_database_answers() {
     let app = spawn_app().await;
     let response = app.get("/readyz").await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "TODO 5 routes GET /readyz, TODO 4 answers 200 while SELECT 1 works"
+    );
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "status": "OK" }));
+    assert_eq!(body, json!({ "status": "OK" }), "TODO 4: the body");
 }
 
 #[tokio::test]
@@ -37,14 +41,17 @@ async fn migrations_ran_at_start() {
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(&app.pool)
         .await
-        .expect("the migrations table exists: run the migrations at start");
-    assert_eq!(applied, 1, "migrations/0001_create_books.sql is applied");
+        .expect("TODO 2 and 3: the migrations table exists: run the migrations at start");
+    assert_eq!(
+        applied, 1,
+        "TODO 2: migrations/0001_create_books.sql is applied"
+    );
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO books (title, author) VALUES ('Dune', 'Frank Herbert') RETURNING id",
     )
     .fetch_one(&app.pool)
     .await
-    .expect("the books table exists");
+    .expect("TODO 2: the books table exists");
     assert!(id > 0);
 }
 
@@ -54,13 +61,17 @@ async fn migrating_twice_is_harmless() {
     // A second replica starting on the same database runs them again.
     ibdb_postgres::db::migrate(&app.pool, Duration::from_secs(5))
         .await
-        .expect("already applied migrations are skipped");
+        .expect("TODO 3: already applied migrations are skipped, not an error");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_follows_the_database_and_recovers() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        StatusCode::OK,
+        "TODO 4 and 5: GET /readyz while the database answers"
+    );
 
     app.proxy.cut();
     let started = Instant::now();
@@ -68,13 +79,13 @@ async fn readyz_follows_the_database_and_recovers() {
     assert_eq!(
         response.status(),
         StatusCode::SERVICE_UNAVAILABLE,
-        "database gone"
+        "TODO 4: the database is gone, so /readyz answers 503"
     );
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "status": "UNAVAILABLE" }));
+    assert_eq!(body, json!({ "status": "UNAVAILABLE" }), "TODO 4: the body");
     assert!(
         started.elapsed() < Duration::from_secs(5),
-        "503 comes fast, not after a hang"
+        "TODO 4: 503 comes within the 2 s timeout, not after a hang"
     );
     assert_eq!(
         app.get("/healthz").await.status(),
@@ -88,7 +99,7 @@ async fn readyz_follows_the_database_and_recovers() {
     while app.get("/readyz").await.status() != StatusCode::OK {
         assert!(
             Instant::now() < deadline,
-            "still not ready 20 s after the database came back"
+            "TODO 4: still not ready 20 s after the database came back"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -103,13 +103,22 @@ pub fn expect_health(ck: &mut Checker, url: &str, hints: &HealthHints) -> Result
         );
     }
 
+    // A 404 is the router's own answer: the body and its type are then not
+    // the handler's, and their hints would send the trainee to the wrong TODO.
+    let not_routed = (response.status == 404).then(|| {
+        format!(
+            "GET / answered 404, so this is not your handler's answer: {}",
+            hints.status
+        )
+    });
     let expected = serde_json::json!({ "status": "OK" });
     match serde_json::from_str::<serde_json::Value>(&response.body) {
         Ok(body) if body == expected => ck.pass("body", r#"{"status":"OK"}"#),
         _ => ck.fail(
             "body",
             "the body is not the expected JSON",
-            Failure::new(r#"{"status":"OK"}"#, shorten(&response.body)).hint(hints.body),
+            Failure::new(r#"{"status":"OK"}"#, shorten(&response.body))
+                .hint(not_routed.clone().unwrap_or_else(|| hints.body.to_string())),
         ),
     }
 
@@ -128,7 +137,12 @@ pub fn expect_health(ck: &mut Checker, url: &str, hints: &HealthHints) -> Result
                     content_type
                 },
             )
-            .hint("axum's Json sets the content type; a String or &str body is text/plain"),
+            .hint(not_routed.unwrap_or_else(|| {
+                format!(
+                    "axum's Json sets the content type, a String or &str body is text/plain: {}",
+                    hints.body
+                )
+            })),
         );
     }
     Ok(())

@@ -23,7 +23,10 @@ pub fn target_dir() -> PathBuf {
 
 /// A path as the user would type it: relative to the repository when inside it.
 pub fn show(path: &Path) -> String {
-    path.strip_prefix(root())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| path.display().to_string())
+    match path.strip_prefix(root()) {
+        // The kit's root itself (`verify 08 --dir .` checks the kit's own chart).
+        Ok(p) if p.as_os_str().is_empty() => ".".into(),
+        Ok(p) => p.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
 }

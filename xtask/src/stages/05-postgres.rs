@@ -248,9 +248,15 @@ fn cluster_side(ck: &mut Checker) -> Result<(), Stop> {
 }
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
-    // The cluster side (k8s/: the CNPG Cluster, DATABASE_URL from its
-    // secret) first: static and quick, and it never stops the Rust part.
+    // The service first, in the README's order (TODOs 1-5, so the summary's
+    // "first" failure is where the trainee starts); the cluster side (k8s/,
+    // TODOs 6 and 7) runs whether or not the service's checks stopped early.
+    let service = service_side(ck);
     cluster_side(ck)?;
+    service
+}
+
+fn service_side(ck: &mut Checker) -> Result<(), Stop> {
     tests_unchanged(ck)?;
     let exe = build::binary(ck)?;
     let db = database(ck)?;

@@ -19,6 +19,24 @@ pub fn copy_in(base: &Path, dir: &Path) -> std::io::Result<Copy> {
     Ok(Copy { _dir: temp, path })
 }
 
+/// A copy of `dir` at `base/<its name>`, replacing what was there: the
+/// self-test's broken copies of one stage, one after the other at the same
+/// path (the compiler's incremental cache keys on it). `base` is removed by
+/// its owner.
+pub fn copy_at(base: &Path, dir: &Path) -> std::io::Result<At> {
+    let path = base.join(dir.file_name().unwrap_or_default());
+    if path.exists() {
+        std::fs::remove_dir_all(&path)?;
+    }
+    copy_tree(dir, &path)?;
+    Ok(At { path })
+}
+
+/// A copy made by [`copy_at`].
+pub struct At {
+    pub path: PathBuf,
+}
+
 /// A copy under target/tmp whose `src/main.rs` gained a unique comment: a
 /// source-only change no earlier build can have cached.
 pub fn copy_with_source_change(dir: &Path, who: &str) -> std::io::Result<Copy> {

@@ -133,10 +133,13 @@ pub struct Finding {
     pub what: String,
     pub status: Status,
     pub detail: String,
+    /// What the run of the check cost (runs of a check only).
+    pub took: Option<Cost>,
 }
 
 /// Runs the self-test of `stages`; the findings, in order.
 pub fn run(stages: &[&'static Stage], mut each: impl FnMut(&Finding)) -> Vec<Finding> {
+    use super::build::memo::{self, Mode};
     let mut out = Vec::new();
     let mut note = |finding: Finding| {
         each(&finding);
@@ -146,32 +149,130 @@ pub fn run(stages: &[&'static Stage], mut each: impl FnMut(&Finding)) -> Vec<Fin
         for (what, result) in declared_places(stage) {
             note(finding(stage, what, result));
         }
+        memo::clear();
         let root = paths::root();
         let starter = root.join("exercises").join(stage.id);
+        let cost = Timer::start();
+        memo::set(Mode::Record);
         let result = run_stage(stage, &starter, &Printer::quiet());
-        note(judge(
-            stage,
-            "the starter fails".into(),
-            &result,
-            &starter,
-            &stage.proof.starter,
-            Status::Failed,
-        ));
+        note(
+            judge(
+                stage,
+                "the starter fails".into(),
+                &result,
+                &starter,
+                &stage.proof.starter,
+                Status::Failed,
+            )
+            .cost(cost.end(Vec::new())),
+        );
         let solution = root.join("solutions").join(stage.id);
+        let cost = Timer::start();
         let result = run_stage(stage, &solution, &Printer::quiet());
-        note(judge(
-            stage,
-            "the solution passes".into(),
-            &result,
-            &solution,
-            &stage.proof.solution,
-            Status::Passed,
-        ));
+        note(
+            judge(
+                stage,
+                "the solution passes".into(),
+                &result,
+                &solution,
+                &stage.proof.solution,
+                Status::Passed,
+            )
+            .cost(cost.end(Vec::new())),
+        );
+        // The broken copies of a stage are made one after the other in one
+        // scratch folder (the same path each time), so the compiler's
+        // incremental cache of the stage's crate serves the next copy
+        // (`LAB_SELFTEST_REUSE=0`: a new folder each, as before).
+        let scratch_folder = || {
+            let base = paths::target_dir().join("tmp");
+            let _ = std::fs::create_dir_all(&base);
+            tempfile::tempdir_in(base)
+        };
+        let mut scratch = scratch_folder();
         for mutant in stage.proof.mutants {
-            note(catch(stage, mutant));
+            if !memo::enabled() {
+                scratch = scratch_folder();
+            }
+            let cost = Timer::start();
+            memo::set(Mode::Replay);
+            let found = match &scratch {
+                Ok(scratch) => catch(stage, mutant, scratch.path()),
+                Err(e) => finding(
+                    stage,
+                    format!("catches: {}", mutant.name),
+                    Err(format!("could not make a scratch folder: {e}")),
+                ),
+            };
+            note(found.cost(cost.end(memo::set(Mode::Off))));
         }
+        memo::clear();
     }
     out
+}
+
+/// What one run of a check cost: wall time, and the CPU time (user +
+/// system) of the processes it started and waited for (cargo, rustc, the
+/// tests, the service; not Docker's builds, which the daemon runs).
+pub struct Cost {
+    pub wall: std::time::Duration,
+    pub cpu: Option<std::time::Duration>,
+    /// The cargo steps the run reused from its base (see `build::memo`).
+    pub reused: Vec<&'static str>,
+}
+
+/// A run's start, to measure its [`Cost`].
+struct Timer(std::time::Instant, Option<std::time::Duration>);
+
+impl Timer {
+    fn start() -> Timer {
+        Timer(std::time::Instant::now(), children_cpu())
+    }
+
+    fn end(self, reused: Vec<&'static str>) -> Cost {
+        Cost {
+            wall: self.0.elapsed(),
+            cpu: self.1.zip(children_cpu()).map(|(a, b)| b.saturating_sub(a)),
+            reused,
+        }
+    }
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1} s", self.wall.as_secs_f64())?;
+        if let Some(cpu) = self.cpu {
+            write!(f, ", CPU {:.1} s", cpu.as_secs_f64())?;
+        }
+        if !self.reused.is_empty() {
+            write!(f, ", reused: {}", self.reused.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// User + system time of this process's waited-for children so far.
+#[cfg(unix)]
+fn children_cpu() -> Option<std::time::Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| {
+        std::time::Duration::from_secs(t.tv_sec() as u64)
+            + std::time::Duration::from_micros(t.tv_usec() as u64)
+    };
+    Some(secs(usage.user_time()) + secs(usage.system_time()))
+}
+
+#[cfg(not(unix))]
+fn children_cpu() -> Option<std::time::Duration> {
+    None
+}
+
+impl Finding {
+    fn cost(mut self, cost: Cost) -> Finding {
+        self.took = Some(cost);
+        self
+    }
 }
 
 fn finding(stage: &'static Stage, what: String, result: Result<String, String>) -> Finding {
@@ -184,6 +285,7 @@ fn finding(stage: &'static Stage, what: String, result: Result<String, String>) 
         what,
         status,
         detail,
+        took: None,
     }
 }
 
@@ -331,8 +433,9 @@ fn starter_todos(dir: &Path) -> Vec<u32> {
     out
 }
 
-/// Checks a mutant: copies the base, edits it, runs the check on it.
-fn catch(stage: &'static Stage, mutant: &Mutant) -> Finding {
+/// Checks a mutant: copies the base into `scratch` (replacing the previous
+/// copy there), edits it, runs the check on it.
+fn catch(stage: &'static Stage, mutant: &Mutant, scratch: &Path) -> Finding {
     let what = format!("catches: {}", mutant.name);
     for &tool in mutant.needs {
         if let Err(why) = tool.probe() {
@@ -346,6 +449,7 @@ fn catch(stage: &'static Stage, mutant: &Mutant) -> Finding {
                 what,
                 status,
                 detail: format!("needs {}: {why} ({})", tool.name(), tool.install_hint()),
+                took: None,
             };
         }
     }
@@ -354,7 +458,7 @@ fn catch(stage: &'static Stage, mutant: &Mutant) -> Finding {
         Base::Starter => "exercises",
     };
     let base = paths::root().join(folder).join(stage.id);
-    let copy = match crate::scratch::copy_in(&paths::target_dir().join("tmp"), &base) {
+    let copy = match crate::scratch::copy_at(scratch, &base) {
         Ok(copy) => copy,
         Err(e) => {
             return finding(
@@ -447,6 +551,7 @@ fn judge(
             what,
             status: Status::Skipped,
             detail: format!("the check could not run here: {}", why.join("; ")),
+            took: None,
         };
     }
     let problems = problems(result, dir, expect, status);
@@ -492,6 +597,7 @@ fn judge(
                 unrun.join(", "),
                 skips.join("; ")
             ),
+            took: None,
         };
     }
     if problems.is_empty() {
@@ -654,7 +760,12 @@ pub fn selftest(stages: &[&'static Stage]) -> bool {
         } else {
             ""
         };
-        println!("{mark} {}: {}{word}", f.stage, f.what);
+        let took = f
+            .took
+            .as_ref()
+            .map(|cost| format!("  [{cost}]"))
+            .unwrap_or_default();
+        println!("{mark} {}: {}{word}{took}", f.stage, f.what);
         if f.status != Status::Passed && !f.detail.is_empty() {
             for line in f.detail.lines() {
                 println!("      {line}");

@@ -276,8 +276,18 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
     ck.require("cargo test", result, Clone::clone)?;
 
     // Each mutant is compiled and tested once; the tests that fail are read
-    // from libtest's output. Mutants of one text share nothing, so they run
-    // one after the other.
+    // from libtest's output. They run one after the other in one scratch
+    // copy, at one path, so the compiler's incremental cache of the crate
+    // serves the next mutant; inside the kit, under its target folder, where
+    // the kit's cargo settings apply as they did to the build above (outside
+    // them, cargo would compile every dependency a second time).
+    let inside = std::path::absolute(&ck.dir).is_ok_and(|d| d.starts_with(crate::paths::root()));
+    let scratch_base = if inside {
+        crate::paths::target_dir().join("tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let scratch = crate::scratch::copy_in(&scratch_base, &ck.dir);
     for mutation in MUTANTS {
         let check = format!("catches: {}", mutation.name);
         let present = tests.iter().any(|(name, _)| name == mutation.test);
@@ -321,7 +331,11 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
             );
             continue;
         };
-        match run_mutant(&ck.dir, &mutant) {
+        let ran = match &scratch {
+            Ok(copy) => run_mutant(&copy.path, &mutant),
+            Err(e) => Err(format!("could not copy the stage folder: {e}")),
+        };
+        match ran {
             Ok(failed) if failed.iter().any(|t| t == mutation.test) => {
                 ck.pass(&check, format!("{} fails ({})", mutation.test, mutation.todo))
             }
@@ -379,13 +393,11 @@ pub fn mutate(source: &str, from: &str, to: &str) -> Option<String> {
     source.contains(from).then(|| source.replacen(from, to, 1))
 }
 
-/// Copies the stage (without build output) to a temporary folder, puts the
-/// mutant in place of `src/handlers.rs`, runs the tests there and returns
-/// the names of those that failed. A mutant that does not compile is an
-/// error in MUTANTS, not a caught bug.
-fn run_mutant(dir: &Path, handlers: &str) -> Result<Vec<String>, String> {
-    let scratch = crate::scratch::copy_in(&std::env::temp_dir(), dir).map_err(|e| e.to_string())?;
-    let copy = scratch.path.as_path();
+/// Puts the mutant in place of `src/handlers.rs` of `copy` (a scratch copy
+/// of the stage folder), runs the tests there and returns the names of
+/// those that failed. A mutant that does not compile is an error in
+/// MUTANTS, not a caught bug.
+fn run_mutant(copy: &Path, handlers: &str) -> Result<Vec<String>, String> {
     std::fs::write(copy.join("src/handlers.rs"), handlers).map_err(|e| e.to_string())?;
     // The handler tests live in the library (they need the mock, which only
     // exists under cfg(test)): `--lib` skips building the binary's tests.

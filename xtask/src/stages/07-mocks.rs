@@ -94,14 +94,33 @@ const BROKEN: &[Mutant] = &[
             ..Expect::NOTHING
         },
     },
+    // A trainee's first try (a trial found it passed): the status only.
+    Mutant {
+        name: "TODO 4's test checks the status, not the body",
+        base: Base::Solution,
+        edits: &[replace(
+            "src/handler_tests.rs",
+            "    assert!(\n        !body.to_string().contains(\"relation\"),\n        \"no database detail leaks: {body}\"\n    );\n",
+            "    let _ = body;\n",
+        )],
+        needs: &[],
+        expect: Expect {
+            message: "store_failure_is_500_without_details still passes",
+            hint: "TODO 4",
+            ..Expect::only(&["catches: a store failure leaks its message to the client"])
+        },
+    },
 ];
 
 // ANCHOR: mutants
-/// A broken variant of the reference `src/handlers.rs`, and the trainee's
-/// test that must catch it: `test` (the function of `src/handler_tests.rs`
-/// that `todo` asks for) must fail with `to` in place of `from`. Other tests
-/// may fail too; this one must, so every TODO is graded by its own test.
+/// A broken variant of a reference file (`src/handlers.rs`, or another of
+/// `MUTABLE`), and the trainee's test that must catch it: `test` (the
+/// function of `src/handler_tests.rs` that `todo` asks for) must fail with
+/// `to` in place of `from`. Other tests may fail too; this one must, so
+/// every TODO is graded by its own test.
 pub struct Mutation {
+    /// The file `from` is replaced in, one of `MUTABLE`.
+    pub file: &'static str,
     pub todo: &'static str,
     pub test: &'static str,
     /// The bug, as the check names it.
@@ -120,6 +139,7 @@ const fn todo(
     to: &'static str,
 ) -> Mutation {
     Mutation {
+        file: "src/handlers.rs",
         todo,
         test,
         name,
@@ -128,6 +148,11 @@ const fn todo(
         stretch: false,
     }
 }
+
+/// The files mutants change. Before each mutant all of them are written
+/// from the reference, so one mutant's change never outlives it in the
+/// shared scratch copy.
+const MUTABLE: [&str; 2] = ["src/handlers.rs", "src/error.rs"];
 
 pub const MUTANTS: &[Mutation] = &[
     todo(
@@ -159,13 +184,17 @@ pub const MUTANTS: &[Mutation] = &[
         "store\n        .get_book(id)\n        .await?",
         "store\n        .get_book(id)\n        .await\n        .map_err(|e| ApiError::Internal(e.to_string()))?",
     ),
-    todo(
-        "TODO 4",
-        "store_failure_is_500_without_details",
-        "a store failure leaks its message to the client",
-        "store\n        .get_book(id)\n        .await?",
-        "store\n        .get_book(id)\n        .await\n        .map_err(|e| ApiError::BadRequest(e.to_string()))?",
-    ),
+    // Still a 500: only a test that reads the body catches it.
+    Mutation {
+        file: "src/error.rs",
+        ..todo(
+            "TODO 4",
+            "store_failure_is_500_without_details",
+            "a store failure leaks its message to the client",
+            "#[error(\"internal error\")]\n    Internal(String),",
+            "#[error(\"internal error: {0}\")]\n    Internal(String),",
+        )
+    },
     todo(
         "TODO 5",
         "create_book_stores_the_validated_book_and_returns_201",
@@ -246,14 +275,18 @@ pub const MUTANTS: &[Mutation] = &[
 // ANCHOR_END: mutants
 
 fn check(ck: &mut Checker) -> Result<(), Stop> {
-    let reference = crate::paths::root().join("solutions/07-mocks/src/handlers.rs");
-    let handlers = std::fs::read_to_string(&reference).map_err(|e| {
-        ck.stop(
-            "mutants",
-            "the reference handlers are missing",
-            Failure::new(crate::paths::show(&reference), e.to_string()),
-        )
-    })?;
+    let mut references = Vec::new();
+    for file in MUTABLE {
+        let reference = crate::paths::root().join("solutions/07-mocks").join(file);
+        let text = std::fs::read_to_string(&reference).map_err(|e| {
+            ck.stop(
+                "mutants",
+                "a reference file the mutants change is missing",
+                Failure::new(crate::paths::show(&reference), e.to_string()),
+            )
+        })?;
+        references.push((file, text));
+    }
     let out = run_tests(&ck.dir, &[]);
     let tests = match &out {
         Ok((_, stdout, _)) => outcomes(stdout),
@@ -319,12 +352,13 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         } else {
             check
         };
-        let Some(mutant) = mutate(&handlers, mutation.from, mutation.to) else {
+        let files = mutant_files(&references, mutation);
+        let Some(files) = files else {
             ck.fail(
                 &check,
-                "the mutation no longer applies to the reference handlers",
+                "the mutation no longer applies to the reference",
                 Failure::new(
-                    "the text to replace in solutions/07-mocks/src/handlers.rs",
+                    format!("the text to replace in solutions/07-mocks/{}", mutation.file),
                     mutation.from,
                 )
                 .hint("update MUTANTS in xtask/src/stages/07-mocks.rs"),
@@ -332,7 +366,7 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
             continue;
         };
         let ran = match &scratch {
-            Ok(copy) => run_mutant(&copy.path, &mutant),
+            Ok(copy) => run_mutant(&copy.path, &files),
             Err(e) => Err(format!("could not copy the stage folder: {e}")),
         };
         match ran {
@@ -343,7 +377,7 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
                 &check,
                 format!("{} still passes", mutation.test),
                 Failure::new(
-                    format!("`{}` to fail with this bug in the handlers", mutation.test),
+                    format!("`{}` to fail with this bug in {}", mutation.test, mutation.file),
                     if failed.is_empty() {
                         "every test passes".to_string()
                     } else {
@@ -393,12 +427,32 @@ pub fn mutate(source: &str, from: &str, to: &str) -> Option<String> {
     source.contains(from).then(|| source.replacen(from, to, 1))
 }
 
-/// Puts the mutant in place of `src/handlers.rs` of `copy` (a scratch copy
-/// of the stage folder), runs the tests there and returns the names of
-/// those that failed. A mutant that does not compile is an error in
-/// MUTANTS, not a caught bug.
-fn run_mutant(copy: &Path, handlers: &str) -> Result<Vec<String>, String> {
-    std::fs::write(copy.join("src/handlers.rs"), handlers).map_err(|e| e.to_string())?;
+/// Every file of `MUTABLE` as the mutant has it: the reference's, with the
+/// mutation applied to its file. `None` when `from` no longer occurs there.
+fn mutant_files(
+    references: &[(&'static str, String)],
+    mutation: &Mutation,
+) -> Option<Vec<(&'static str, String)>> {
+    references
+        .iter()
+        .map(|(file, text)| {
+            if *file == mutation.file {
+                mutate(text, mutation.from, mutation.to).map(|m| (*file, m))
+            } else {
+                Some((*file, text.clone()))
+            }
+        })
+        .collect()
+}
+
+/// Puts the mutant's files in place in `copy` (a scratch copy of the stage
+/// folder), runs the tests there and returns the names of those that
+/// failed. A mutant that does not compile is an error in MUTANTS, not a
+/// caught bug.
+fn run_mutant(copy: &Path, files: &[(&str, String)]) -> Result<Vec<String>, String> {
+    for (file, text) in files {
+        std::fs::write(copy.join(file), text).map_err(|e| e.to_string())?;
+    }
     // The handler tests live in the library (they need the mock, which only
     // exists under cfg(test)): `--lib` skips building the binary's tests.
     let (passed, stdout, stderr) = run_tests(copy, &["--lib"])?;
@@ -423,12 +477,13 @@ mod tests {
     /// edited by hand, and `cargo fmt` may reflow the text a mutant looks for).
     #[test]
     fn every_mutant_applies_to_the_reference_handlers() {
-        let path = crate::paths::root().join("solutions/07-mocks/src/handlers.rs");
-        let handlers = std::fs::read_to_string(path).unwrap();
         for m in MUTANTS {
-            let mutant = mutate(&handlers, m.from, m.to);
+            assert!(MUTABLE.contains(&m.file), "{}: {} is not in MUTABLE", m.name, m.file);
+            let path = crate::paths::root().join("solutions/07-mocks").join(m.file);
+            let reference = std::fs::read_to_string(path).unwrap();
+            let mutant = mutate(&reference, m.from, m.to);
             assert!(
-                mutant.is_some_and(|m| m != handlers),
+                mutant.is_some_and(|m| m != reference),
                 "mutant {:?} does not apply",
                 m.name
             );

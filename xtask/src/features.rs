@@ -147,13 +147,14 @@ pub fn hand_over_if_needed() -> Option<ExitCode> {
         .collect();
     features.extend(&names);
     let what: Vec<&str> = missing.iter().map(|p| p.what).collect();
-    eprintln!(
-        "note: `cargo xtask {}` needs {}, which the xtask of the first stages leaves out; handing over to an xtask with it (cargo builds it the first time: a minute or two) …",
+    let note = format!(
+        "note: `cargo xtask {}` needs {}, which the xtask of the first stages leaves out; building an xtask with it, once (minutes on a busy laptop; cargo's progress follows) …",
         args.first().map(String::as_str).unwrap_or_default(),
         what.join(" and ")
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    build_with_progress(&cargo, &manifest, &features.join(","), &note);
     let mut command = std::process::Command::new(&cargo);
     command
         .args(["run", "--quiet", "--manifest-path"])
@@ -179,6 +180,42 @@ pub fn hand_over_if_needed() -> Option<ExitCode> {
         args.join(" ")
     );
     Some(ExitCode::from(2))
+}
+
+/// Builds the xtask with `features` before handing over, so a first build
+/// shows cargo's `Compiling` lines (the handed-over `cargo run --quiet`
+/// would show nothing for minutes), and a later run, with nothing to build,
+/// prints nothing at all. A failed build is left to `cargo run` to report.
+fn build_with_progress(cargo: &OsString, manifest: &Path, features: &str, note: &str) {
+    use std::io::BufRead;
+    let child = std::process::Command::new(cargo)
+        .args(["build", "--manifest-path"])
+        .arg(manifest)
+        .args(["--package", env!("CARGO_PKG_NAME"), "--no-default-features"])
+        .args(["--features", features])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else { return };
+    let mut noted = false;
+    if let Some(stderr) = child.stderr.take() {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let status = line.trim_start();
+            // What cargo says about an xtask that is already built.
+            if !noted && (status.starts_with("Finished") || status.starts_with("Blocking")) {
+                continue;
+            }
+            if !noted {
+                eprintln!("{note}");
+                noted = true;
+            }
+            eprintln!("{line}");
+        }
+    }
+    let _ = child.wait();
 }
 
 #[cfg(test)]

@@ -53,27 +53,18 @@ pub fn cargo_test(ck: &mut Checker) -> Result<(), Stop> {
 }
 
 /// (passed, stdout, stderr) of `cargo test <extra>` in `dir`, which may be a
-/// scratch copy outside the kit (the shared target folder is named).
+/// scratch copy outside the kit (the shared target folder is named): with
+/// cargo's progress, the time limit and the clean-up of [`crate::cargo::run`].
 pub fn run_tests(dir: &Path, extra: &[&str]) -> Result<(bool, String, String), String> {
     let args: Vec<&str> = ["test", "--color=never"]
         .iter()
         .chain(extra)
         .copied()
         .collect();
-    let out = crate::cargo::in_stage(dir, &args)
-        .env("CARGO_TARGET_DIR", crate::paths::target_dir())
-        // The panic message, not a backtrace, in the check's output.
-        .env("RUST_BACKTRACE", "0")
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
-        .map_err(|e| e.to_string())?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    // The panic message, not a backtrace, in the check's output.
+    let ran = crate::cargo::run(dir, &args, &[("RUST_BACKTRACE", "0")])
+        .map_err(|failure| format!("{}: {}", failure.seen, failure.hint))?;
+    Ok((ran.status.success(), ran.stdout, ran.stderr))
 }
 
 /// "N passed" over every test binary.

@@ -167,6 +167,7 @@ pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
         )
         .hint(hint));
     }
+    say_warnings(&out.stdout);
     out.stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
@@ -177,6 +178,66 @@ pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
             Failure::new("a binary target (src/main.rs)", "cargo built no executable")
                 .hint("keep `src/main.rs` with a `main` function")
         })
+}
+
+/// The compiler's warnings about the stage's own code (dependencies' are
+/// capped by cargo), as progress lines: a build that succeeds would
+/// otherwise hide them, and they often name the bug ("value assigned to
+/// `state` is never read" is the counter that never moves).
+fn say_warnings(json_lines: &str) {
+    let warnings: Vec<String> = warnings(json_lines);
+    for (i, warning) in warnings.iter().enumerate() {
+        if i == 3 {
+            crate::report::progress_line(&format!(
+                "… and {} more: `cargo build` in the folder shows them all",
+                warnings.len() - 3
+            ));
+            break;
+        }
+        crate::report::progress_line(&format!("compiler warning: {warning}"));
+    }
+}
+
+/// "FILE:LINE: message" of each warning in cargo's JSON messages.
+fn warnings(json_lines: &str) -> Vec<String> {
+    json_lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-message")
+        .map(|msg| msg["message"].clone())
+        .filter(|m| m["level"] == "warning")
+        .filter_map(|m| {
+            let span = m["spans"]
+                .as_array()?
+                .iter()
+                .find(|s| s["is_primary"] == true)?
+                .clone();
+            Some(format!(
+                "{}:{}: {}",
+                span["file_name"].as_str()?,
+                span["line_start"],
+                m["message"].as_str()?
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod warning_tests {
+    #[test]
+    fn warnings_are_read_from_cargos_json_with_their_place() {
+        let json = concat!(
+            r#"{"reason":"compiler-message","message":{"level":"warning","message":"value assigned to `state` is never read","spans":[{"file_name":"src/lib.rs","line_start":25,"is_primary":true}]}}"#,
+            "\n",
+            r#"{"reason":"compiler-message","message":{"level":"warning","message":"1 warning emitted","spans":[]}}"#,
+            "\n",
+            r#"{"reason":"compiler-artifact","executable":"/x"}"#,
+        );
+        assert_eq!(
+            super::warnings(json),
+            vec!["src/lib.rs:25: value assigned to `state` is never read"]
+        );
+    }
 }
 
 /// The time limit of one cargo run on a stage: `LAB_BUILD_TIMEOUT_SECS`, or

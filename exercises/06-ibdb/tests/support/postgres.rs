@@ -104,7 +104,22 @@ fn docker_error(error: TestcontainersError) -> String {
              Pull it (`docker pull postgres:{TAG}`) or, offline, build a local \
              stand-in: `cargo xtask docker standins`"
         ),
-        error => format!("cannot start a postgres:{TAG} container: {error}"),
+        error => {
+            let text = error.to_string();
+            // bollard's words when nothing listens on the Docker socket.
+            if [
+                "(Connect)",
+                "Connection refused",
+                "No such file or directory",
+            ]
+            .iter()
+            .any(|words| text.contains(words))
+            {
+                format!("Docker does not answer (is it running? `docker version` says): {text}")
+            } else {
+                format!("cannot start a postgres:{TAG} container: {text}")
+            }
+        }
     }
 }
 

@@ -111,6 +111,7 @@ fn docker_error(error: TestcontainersError) -> String {
                 "(Connect)",
                 "Connection refused",
                 "No such file or directory",
+                "Socket not found",
             ]
             .iter()
             .any(|words| text.contains(words))

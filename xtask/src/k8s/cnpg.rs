@@ -22,7 +22,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Problem;
-use super::parse::{Doc, PathText, Seg, distance, mistyped};
+use super::parse::{Doc, PathText, Seg, mistyped};
+use super::schema::{fits, kind_of, suggestion};
 use super::yaml::{Node, Typed};
 
 pub const API_VERSION: &str = "postgresql.cnpg.io/v1";
@@ -126,30 +127,6 @@ pub fn validate(doc: &Doc) -> Vec<Problem> {
         }
     }
     out
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
-fn fits(wanted: &str, value: &Value) -> bool {
-    match wanted {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        _ => true,
-    }
 }
 
 fn walk(doc: &Doc, schema: &Value, value: &Value, at: &mut Vec<Seg>, out: &mut Vec<Problem>) {
@@ -340,12 +317,6 @@ fn object(
 }
 
 fn unknown(doc: &Doc, field: &str, at: &[Seg], known: &[&str]) -> Problem {
-    let lower = field.to_lowercase();
-    let close = known
-        .iter()
-        .map(|k| (distance(&lower, &k.to_lowercase()), *k))
-        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
-        .min();
     let explain: Vec<String> = at[..at.len() - 1]
         .iter()
         .filter_map(|s| match s {
@@ -353,15 +324,7 @@ fn unknown(doc: &Doc, field: &str, at: &[Seg], known: &[&str]) -> Problem {
             Seg::Index(_) => None,
         })
         .collect();
-    let mut hint = match close {
-        Some((_, k)) => format!("did you mean {k}? "),
-        None => String::new(),
-    };
-    let mut fields: Vec<&str> = known.to_vec();
-    fields.sort_unstable();
-    if fields.len() <= 12 {
-        hint.push_str(&format!("the fields here are {}; ", fields.join(", ")));
-    }
+    let mut hint = suggestion(field, known, 12);
     hint.push_str(&format!(
         "`kubectl explain cluster.{}` lists them once the operator is installed",
         explain.join(".")

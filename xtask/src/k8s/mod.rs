@@ -13,6 +13,7 @@ pub mod cnpg;
 pub mod files;
 pub mod parse;
 pub mod rules;
+pub mod schema;
 pub mod skaffold;
 pub mod stage05;
 pub mod stage08;

@@ -13,7 +13,8 @@ use std::sync::LazyLock;
 use serde_json::Value;
 
 use super::Problem;
-use super::parse::{Doc, PathText, Seg, distance, mistyped};
+use super::parse::{Doc, PathText, Seg, mistyped};
+use super::schema::{fits, kind_of, suggestion};
 use super::yaml::{Node, Typed};
 
 /// The config version the kit pins (`apiVersion` of every skaffold.yaml).
@@ -124,30 +125,6 @@ fn resolve(mut schema: &'static Value) -> &'static Value {
         }
     }
     schema
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
-fn fits(wanted: &str, value: &Value) -> bool {
-    match wanted {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        _ => true,
-    }
 }
 
 fn wanted_text(wanted: &str) -> &str {
@@ -330,21 +307,7 @@ fn walk(
 }
 
 fn unknown(doc: &Doc, field: &str, at: &[Seg], known: &[&str]) -> Problem {
-    let lower = field.to_lowercase();
-    let close = known
-        .iter()
-        .map(|k| (distance(&lower, &k.to_lowercase()), *k))
-        .filter(|&(d, k)| d <= 2.max(k.len() / 4))
-        .min();
-    let mut hint = match close {
-        Some((_, k)) => format!("did you mean {k}? "),
-        None => String::new(),
-    };
-    let mut fields: Vec<&str> = known.to_vec();
-    fields.sort_unstable();
-    if fields.len() <= 14 {
-        hint.push_str(&format!("the fields here are {}; ", fields.join(", ")));
-    }
+    let mut hint = suggestion(field, known, 14);
     hint.push_str("skaffold.dev/docs/references/yaml lists them (skaffold refuses unknown fields)");
     Problem::new(
         "parse",

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::{Doc, Object, Problem, rules};
 use crate::check::{Checker, Stop};
-use crate::report::{Failure, Status};
+use crate::report::Failure;
 use crate::tools::Tool;
 
 /// The files, in the stage folder's `k8s/`, and the kind each must hold.
@@ -69,16 +69,6 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
             "k8s live",
             "the static checks of k8s/ failed, so nothing was applied",
             "fix the problems above first",
-        );
-        return Ok(());
-    }
-    // Deploying a service whose own checks failed would only repeat them,
-    // slower and on the cluster.
-    if ck.results.iter().any(|r| r.status == Status::Failed) {
-        ck.skip(
-            "k8s live",
-            "the service's own checks failed above, so nothing was deployed",
-            "fix those first; the cluster part then builds, deploys and asks the service",
         );
         return Ok(());
     }

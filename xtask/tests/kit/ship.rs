@@ -65,9 +65,16 @@ fn the_kits_own_chart_and_skaffold_yaml_pass_the_trainees_checks() {
         std::env::var("PATH").unwrap_or_default()
     );
     let root = support::root();
+    // About the static checks: the live part needs skaffold and a cluster,
+    // which no test machine has (the fake-tool tests below prove it), so
+    // CI's LAB_REQUIRE_ALL=1 must not turn its skip into a failure here.
     let run = support::xtask_with_env(
         &["verify", "--json", "08", "--dir", root.to_str().unwrap()],
-        &[("PATH", path.as_str()), ("LAB_REQUIRE_CLUSTER", "0")],
+        &[
+            ("PATH", path.as_str()),
+            ("LAB_REQUIRE_CLUSTER", "0"),
+            ("LAB_REQUIRE_ALL", "0"),
+        ],
     );
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     for check in [

@@ -341,8 +341,9 @@ fn an_interrupted_test_binary_removes_its_container() {
         return;
     }
     let _turn = support::serial();
-    // The reliability tests run for several seconds after the first passes.
-    let exe = test_binary("06-ibdb", "reliability");
+    // IBDb's one test binary (tests/api.rs): its tests, the reliability
+    // ones among them, run for many seconds after the first passes.
+    let exe = test_binary("06-ibdb", "api");
     let mut child = std::process::Command::new(&exe)
         .current_dir(support::root().join("solutions/06-ibdb"))
         .env("LAB_DB", "docker")

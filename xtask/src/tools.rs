@@ -189,10 +189,47 @@ impl Tool {
     }
 
     /// `LAB_REQUIRE_ALL=1` or `LAB_REQUIRE_<TOOL>=1` (as CI sets): a missing
-    /// tool then fails a check instead of skipping it.
+    /// tool then fails a check instead of skipping it. `LAB_REQUIRE_<TOOL>=0`
+    /// takes one tool out of `LAB_REQUIRE_ALL` (CI: skaffold, which no
+    /// package registry it reaches has; fake tools prove its part).
     pub fn required(self) -> bool {
-        let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v == "true");
-        flag("LAB_REQUIRE_ALL") || flag(&format!("LAB_REQUIRE_{}", self.name().to_uppercase()))
+        required_by(self.name(), |name| std::env::var(name).ok())
+    }
+}
+
+fn required_by(tool: &str, var: impl Fn(&str) -> Option<String>) -> bool {
+    let on = |value: Option<String>| value.is_some_and(|v| v == "1" || v == "true");
+    let own = var(&format!("LAB_REQUIRE_{}", tool.to_uppercase()));
+    match own.as_deref() {
+        Some("0" | "false") => false,
+        _ => on(own) || on(var("LAB_REQUIRE_ALL")),
+    }
+}
+
+#[cfg(test)]
+mod required_tests {
+    #[test]
+    fn a_tool_can_be_taken_out_of_require_all() {
+        let env = |pairs: &'static [(&str, &str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(!super::required_by("docker", env(&[])));
+        assert!(super::required_by(
+            "docker",
+            env(&[("LAB_REQUIRE_ALL", "1")])
+        ));
+        assert!(super::required_by(
+            "docker",
+            env(&[("LAB_REQUIRE_DOCKER", "1")])
+        ));
+        let all_but = env(&[("LAB_REQUIRE_ALL", "1"), ("LAB_REQUIRE_SKAFFOLD", "0")]);
+        assert!(!super::required_by("skaffold", all_but));
+        assert!(super::required_by("docker", all_but));
     }
 }
 

@@ -160,3 +160,35 @@ pub fn check_command(paths: &[PathBuf]) -> anyhow::Result<bool> {
     }
     Ok(problems.is_empty())
 }
+
+/// Passes or fails `check` with every problem of `rule` (each on its own
+/// line, their hints joined once each); true when it passed. The stages
+/// that check manifests (04, 05, 08) name their checks and say what they
+/// expect in their own words.
+pub fn report(
+    ck: &mut crate::check::Checker,
+    check: &str,
+    problems: &[Problem],
+    rule: &str,
+    expected: String,
+    passed: String,
+) -> bool {
+    let found: Vec<&Problem> = problems.iter().filter(|p| p.rule == rule).collect();
+    let Some(first) = found.first() else {
+        ck.pass(check, passed);
+        return true;
+    };
+    let seen: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for p in &found {
+        if !p.hint.is_empty() && !hints.contains(&p.hint.as_str()) {
+            hints.push(&p.hint);
+        }
+    }
+    ck.fail(
+        check,
+        first.to_string(),
+        crate::report::Failure::new(expected, seen.join("\n")).hint(hints.join("; ")),
+    );
+    false
+}

@@ -101,26 +101,16 @@ fn kinds(docs: &[Doc]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Passes or fails `rule` with every problem it found; true when it passed.
+/// Passes or fails `k8s RULE` with every problem of `rule`.
 fn report(ck: &mut Checker, rule: &str, problems: &[Problem]) -> bool {
-    let found: Vec<&Problem> = problems.iter().filter(|p| p.rule == rule).collect();
-    let Some(first) = found.first() else {
-        ck.pass(&name(rule), passed(rule));
-        return true;
-    };
-    let seen: Vec<String> = found.iter().map(|p| p.to_string()).collect();
-    let mut hints: Vec<&str> = Vec::new();
-    for p in &found {
-        if !p.hint.is_empty() && !hints.contains(&p.hint.as_str()) {
-            hints.push(&p.hint);
-        }
-    }
-    ck.fail(
+    super::report(
+        ck,
         &name(rule),
-        first.to_string(),
-        Failure::new(expected(rule), seen.join("\n")).hint(hints.join("; ")),
-    );
-    false
+        problems,
+        rule,
+        expected(rule),
+        passed(rule),
+    )
 }
 
 fn expected(rule: &str) -> String {

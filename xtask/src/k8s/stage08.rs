@@ -210,26 +210,9 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
     Ok(())
 }
 
-/// Passes or fails `check` with every problem of `rule`; true when it passed.
+/// Passes or fails `check` with every problem of `rule`.
 fn report(ck: &mut Checker, check: &str, problems: &[Problem], rule: &str) -> bool {
-    let found: Vec<&Problem> = problems.iter().filter(|p| p.rule == rule).collect();
-    let Some(first) = found.first() else {
-        ck.pass(check, passed(rule));
-        return true;
-    };
-    let seen: Vec<String> = found.iter().map(|p| p.to_string()).collect();
-    let mut hints: Vec<&str> = Vec::new();
-    for p in &found {
-        if !p.hint.is_empty() && !hints.contains(&p.hint.as_str()) {
-            hints.push(&p.hint);
-        }
-    }
-    ck.fail(
-        check,
-        first.to_string(),
-        Failure::new(expected(rule), seen.join("\n")).hint(hints.join("; ")),
-    );
-    false
+    super::report(ck, check, problems, rule, expected(rule), passed(rule))
 }
 
 fn expected(rule: &str) -> String {

@@ -253,24 +253,7 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
 /// Passes or fails `rule` with every problem it found; true when it passed.
 #[cfg(feature = "k8s")]
 fn report(ck: &mut Checker, rule: &str, problems: &[Problem]) -> bool {
-    let found: Vec<&Problem> = problems.iter().filter(|p| p.rule == rule).collect();
-    let Some(first) = found.first() else {
-        ck.pass(rule, passed_message(rule));
-        return true;
-    };
-    let seen: Vec<String> = found.iter().map(|p| p.to_string()).collect();
-    let mut hints: Vec<&str> = Vec::new();
-    for problem in &found {
-        if !problem.hint.is_empty() && !hints.contains(&problem.hint.as_str()) {
-            hints.push(&problem.hint);
-        }
-    }
-    ck.fail(
-        rule,
-        first.to_string(),
-        Failure::new(expected(rule), seen.join("\n")).hint(hints.join("; ")),
-    );
-    false
+    crate::k8s::report(ck, rule, problems, rule, expected(rule), passed_message(rule))
 }
 
 #[cfg(feature = "k8s")]

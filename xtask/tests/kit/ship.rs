@@ -67,13 +67,13 @@ fn the_kits_own_chart_and_skaffold_yaml_pass_the_trainees_checks() {
     let root = support::root();
     // About the static checks: the live part needs skaffold and a cluster,
     // which no test machine has (the fake-tool tests below prove it), so
-    // CI's LAB_REQUIRE_ALL=1 must not turn its skip into a failure here.
+    // their skip must stay a skip even under CI's LAB_REQUIRE_ALL=1.
     let run = support::xtask_with_env(
         &["verify", "--json", "08", "--dir", root.to_str().unwrap()],
         &[
             ("PATH", path.as_str()),
             ("LAB_REQUIRE_CLUSTER", "0"),
-            ("LAB_REQUIRE_ALL", "0"),
+            ("LAB_REQUIRE_SKAFFOLD", "0"),
         ],
     );
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);

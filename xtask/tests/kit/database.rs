@@ -344,6 +344,7 @@ fn an_interrupted_test_binary_removes_its_container() {
     // IBDb's one test binary (tests/api.rs): its tests, the reliability
     // ones among them, run for many seconds after the first passes.
     let exe = test_binary("06-ibdb", "api");
+    let before = ibdb_servers();
     let mut child = std::process::Command::new(&exe)
         .current_dir(support::root().join("solutions/06-ibdb"))
         .env("LAB_DB", "docker")
@@ -406,6 +407,41 @@ fn an_interrupted_test_binary_removes_its_container() {
         "",
         "interrupted test binary {pid} left its container behind"
     );
+    // Nor an `ibdb` server that one of its tests had started (they die with
+    // the test binary: PR_SET_PDEATHSIG in tests/support/process.rs; CI
+    // trials before it left one behind).
+    let mut servers = ibdb_servers();
+    for _ in 0..40 {
+        if servers.iter().all(|p| before.contains(p)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        servers = ibdb_servers();
+    }
+    let orphans: Vec<_> = servers.iter().filter(|p| !before.contains(p)).collect();
+    assert!(
+        orphans.is_empty(),
+        "interrupted test binary {pid} left ibdb servers running: {orphans:?}"
+    );
+}
+
+/// The pids of orphaned `ibdb` servers (built from solutions/06-ibdb, their
+/// parent gone): a server another test runs right now has its parent.
+#[cfg(unix)]
+fn ibdb_servers() -> Vec<u32> {
+    let exe = support::root().join("target/debug/ibdb");
+    let orphan = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|s| s.lines().any(|l| l.split_whitespace().eq(["PPid:", "1"])))
+    };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+        .filter(|&pid| orphan(pid))
+        .collect()
 }
 
 /// Offline without the image: the error names both ways to get it. (The

@@ -27,6 +27,17 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Killed with the test binary too, when a signal ends it before any
+        // drop runs (Ctrl-C during `cargo test`): no server left behind.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = command.spawn().expect("the ibdb binary starts");
         let output = Arc::new(Mutex::new(String::new()));
         collect(child.stdout.take().unwrap(), output.clone());

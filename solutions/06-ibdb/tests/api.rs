@@ -769,8 +769,10 @@ async fn a_long_url_is_a_414_problem() {
 #[tokio::test]
 async fn too_many_or_too_large_headers_are_a_431_problem() {
     let app = spawn_app().await;
+    // Above the service's limit of 64 and within hyper's 100, which answers
+    // a bare 431 beyond (openapi.yaml says so).
     let mut many = app.client.get(app.url("/books"));
-    for i in 0..150 {
+    for i in 0..80 {
         many = many.header(format!("x-header-{i}"), "value");
     }
     let response = many.send().await.unwrap();

@@ -16,7 +16,6 @@ use axum::{
     Router,
     extract::{DefaultBodyLimit, FromRef, Request},
     http::header,
-    middleware,
     response::{IntoResponse, Response},
     routing::{Route, delete, get},
 };
@@ -85,14 +84,11 @@ where
         // Request id and tracing span, head size limits, the request
         // timeout (503, or 408 for a body still arriving), a problem
         // document for every error, and metrics: one middleware, see guard.rs.
-        .layer(middleware::from_fn_with_state(
-            Guard {
-                request_timeout: config.request_timeout,
-                metrics: metrics.clone(),
-                ids: Arc::default(),
-            },
-            crate::guard::guard,
-        ))
+        .layer(Guard {
+            request_timeout: config.request_timeout,
+            metrics: metrics.clone(),
+            ids: Arc::default(),
+        })
         // A panicking handler answers 500 (and is counted and logged by the
         // guard above) instead of dropping the connection.
         .layer(CatchPanicLayer::custom(crate::guard::panicked))

@@ -412,9 +412,12 @@ struct Line {
     client: Client,
     bare: Medians,
     ibdb: Medians,
-    /// Medians of the per-round IBDb ÷ bare ratios.
+    /// Medians of the per-round IBDb ÷ bare ratios, and their lowest and
+    /// highest round: a goal inside that range is within the run's noise.
     throughput_ratio: f64,
     p99_ratio: f64,
+    throughput_range: (f64, f64),
+    p99_range: (f64, f64),
 }
 
 struct Summary {
@@ -473,22 +476,22 @@ fn summarise(runs: &[Run]) -> Summary {
         if bare.is_empty() || ibdb.is_empty() {
             continue;
         }
-        let ratios = |f: fn(&Sample) -> f64| {
-            median(
-                bare.iter()
-                    .zip(&ibdb)
-                    .map(|(b, i)| f(i) / f(b).max(1e-9))
-                    .collect(),
-            )
-            .unwrap_or(0.0)
+        let ratios = |f: fn(&Sample) -> f64| -> Vec<f64> {
+            bare.iter()
+                .zip(&ibdb)
+                .map(|(b, i)| f(i) / f(b).max(1e-9))
+                .collect()
         };
+        let (throughput, p99) = (ratios(Sample::per_second), ratios(Sample::p99_ms));
         lines.push(Line {
             kind,
             client,
             bare: medians(&bare),
             ibdb: medians(&ibdb),
-            throughput_ratio: ratios(Sample::per_second),
-            p99_ratio: ratios(Sample::p99_ms),
+            throughput_range: range(&throughput),
+            p99_range: range(&p99),
+            throughput_ratio: median(throughput).unwrap_or(0.0),
+            p99_ratio: median(p99).unwrap_or(0.0),
         });
     }
     let built_in = pick(Kind::Read, Client::BuiltIn, Server::Bare);
@@ -542,16 +545,31 @@ fn print_summary(summary: &Summary) {
             _ => String::new(),
         };
         println!(
-            "  {:<26} {:<8} throughput {:.2} (goal ≥ {goal}) {}, p99 {:.2}×{}{cpu}",
+            "  {:<26} {:<8} throughput {:.2} {} (goal ≥ {goal}) {}, p99 {:.2}× {}{}{cpu}",
             line.kind.name(),
             line.client.name(),
             line.throughput_ratio,
+            spread(line.throughput_range),
             mark(line.throughput_ratio >= goal),
             line.p99_ratio,
+            spread(line.p99_range),
             p99_goal.map_or(String::new(), |g| format!(
                 " (goal ≤ {g}) {}",
                 mark(line.p99_ratio <= g)
             )),
+        );
+    }
+    let undecided = summary.lines.iter().any(|l| {
+        let (goal, p99_goal) = match l.kind {
+            Kind::Read => (READ_GOAL, Some(P99_GOAL)),
+            Kind::Write => (WRITE_GOAL, None),
+        };
+        straddles(l.throughput_range, goal) || p99_goal.is_some_and(|g| straddles(l.p99_range, g))
+    });
+    if undecided {
+        println!(
+            "  (in brackets: the lowest and highest round. Where a goal lies inside that range, \
+             this run cannot tell it from noise: run more rounds (--rounds 9) on an idle machine.)"
         );
     }
     if let Some(check) = summary.client_check {
@@ -578,6 +596,23 @@ fn print_summary(summary: &Summary) {
             }
         }
     }
+}
+
+/// Lowest and highest of the per-round ratios.
+fn range(ratios: &[f64]) -> (f64, f64) {
+    ratios
+        .iter()
+        .fold((f64::INFINITY, 0.0_f64), |(low, high), &r| {
+            (low.min(r), high.max(r))
+        })
+}
+
+fn spread((low, high): (f64, f64)) -> String {
+    format!("[{low:.2}-{high:.2}]")
+}
+
+fn straddles((low, high): (f64, f64), goal: f64) -> bool {
+    low < goal && goal < high
 }
 
 fn mark(ok: bool) -> &'static str {
@@ -675,4 +710,19 @@ fn children(parent: u32) -> Vec<u32> {
                 == Some(parent)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_goal_inside_the_rounds_range_is_undecided() {
+        let rounds = range(&[1.05, 0.95, 1.41]);
+        assert_eq!(rounds, (0.95, 1.41));
+        assert_eq!(spread(rounds), "[0.95-1.41]");
+        assert!(straddles(rounds, P99_GOAL));
+        assert!(!straddles(range(&[1.02, 1.08]), P99_GOAL));
+        assert!(!straddles(range(&[1.3]), P99_GOAL));
+    }
 }

@@ -82,7 +82,7 @@ const BROKEN: &[Mutant] = &[
             replace(
                 "src/routes/mod.rs",
                 "    guarded(api, config, &state.metrics).with_state(state)",
-                "    guarded(api, config, &state.metrics)\n        .layer(middleware::map_response(|mut r: Response| async move {\n            r.headers_mut().insert(header::ETAG, header::HeaderValue::from_static(\"\\\"x\\\"\"));\n            r\n        }))\n        .with_state(state)",
+                "    guarded(api, config, &state.metrics)\n        .layer(axum::middleware::map_response(|mut r: Response| async move {\n            r.headers_mut().insert(header::ETAG, header::HeaderValue::from_static(\"\\\"x\\\"\"));\n            r\n        }))\n        .with_state(state)",
             ),
         ],
         needs: &[],

@@ -287,7 +287,7 @@ pub fn ibdb(options: &Options) -> anyhow::Result<bool> {
     };
     let mut runs = Vec::new();
     for &kind in kinds {
-        println!("       database: {}", settle(&db));
+        println!("       database: {}", settle(&db.server));
         for round in 1..=options.rounds.clamp(1, 20) {
             let mut order = servers;
             if round % 2 == 0 {
@@ -628,7 +628,7 @@ fn mark(ok: bool) -> &'static str {
 /// `VACUUM ANALYZE` and `CHECKPOINT` on the bench's database, with the
 /// psql that belongs to the server (the local cluster's, the container's)
 /// or one on PATH. Says what it did, or why not.
-fn settle(db: &crate::db::Throwaway) -> String {
+fn settle(db: &crate::db::Server) -> String {
     use crate::db::Kind;
     let sql = [
         "-X",
@@ -642,7 +642,7 @@ fn settle(db: &crate::db::Throwaway) -> String {
         "-c",
         "CHECKPOINT",
     ];
-    let mut command = match &db.server.kind {
+    let mut command = match &db.kind {
         Kind::Docker { id } => {
             let mut c = std::process::Command::new("docker");
             c.args(["exec", id, "psql", "-U", "postgres", "-d", "postgres"]);
@@ -650,12 +650,12 @@ fn settle(db: &crate::db::Throwaway) -> String {
         }
         Kind::Local(cluster) => {
             let mut c = std::process::Command::new(cluster.bin.join("psql"));
-            c.arg(db.url());
+            c.arg(&db.url);
             c
         }
         Kind::External => {
             let mut c = std::process::Command::new("psql");
-            c.arg(db.url());
+            c.arg(&db.url);
             c
         }
     };
@@ -779,5 +779,42 @@ mod tests {
         assert!(straddles(rounds, P99_GOAL));
         assert!(!straddles(range(&[1.02, 1.08]), P99_GOAL));
         assert!(!straddles(range(&[1.3]), P99_GOAL));
+    }
+
+    /// `settle` with the psql of a local cluster, and what it says when
+    /// psql cannot connect.
+    #[test]
+    fn settling_vacuums_the_database_or_says_why_not() {
+        let cluster = match crate::db::initdb::Cluster::start() {
+            Ok(cluster) => cluster,
+            Err(why) => {
+                let required = ["LAB_REQUIRE_ALL", "LAB_REQUIRE_POSTGRES"]
+                    .iter()
+                    .any(|v| std::env::var(v).is_ok_and(|v| v == "1" || v == "true"));
+                assert!(!required, "a local PostgreSQL cluster is required: {why}");
+                // Straight to file descriptor 2: libtest shows passing tests' prints only on failure.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "\n!!! SKIPPED settling_vacuums_the_database: no local PostgreSQL ({why})\n"
+                );
+                return;
+            }
+        };
+        let server = crate::db::Server {
+            url: cluster.url.clone(),
+            kind: crate::db::Kind::Local(cluster),
+        };
+        let settled = settle(&server);
+        server.stop();
+        assert_eq!(settled, "VACUUM ANALYZE and CHECKPOINT done");
+        let said = settle(&crate::db::Server {
+            url: "postgres://postgres@127.0.0.1:1/postgres".into(),
+            kind: crate::db::Kind::External,
+        });
+        assert!(
+            said.starts_with("VACUUM ANALYZE failed") || said.starts_with("not vacuumed"),
+            "{said}"
+        );
     }
 }

@@ -317,6 +317,10 @@ fn lint(ck: &mut Checker, helm: &Path, dir: &Path) -> bool {
             let mut hint = "run `helm lint --strict helm/ibdb` in the stage folder; each line names the file (a warning fails under --strict too)".to_string();
             if seen.contains(SCHEMA_REFUSED) {
                 hint = format!("{SCHEMA_HINT}; {hint}");
+            } else if seen.contains(&format!("{CHART}/Chart.yaml")) {
+                hint = format!(
+                    "Chart.yaml is TODO 1: description, type, version (SemVer) and appVersion (quoted); {hint}"
+                );
             }
             ck.fail(
                 "helm lint",

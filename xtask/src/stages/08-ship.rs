@@ -59,6 +59,7 @@ const BROKEN: &[Mutant] = &[
         needs: &[],
         expect: Expect {
             seen: &["helm/ibdb/Chart.yaml", "version is required"],
+            hint: "Chart.yaml is TODO 1",
             ..Expect::failing(&["helm lint"])
         },
     },

@@ -145,18 +145,36 @@ pub fn load_files(files: &[impl AsRef<Path>]) -> (Vec<Doc>, Vec<Problem>) {
 
 const SYNTAX_HINT: &str = "check the indentation and the value's type (numbers unquoted, strings quoted when they look like numbers)";
 
+/// A plain value that starts with `{{` (a Skaffold template, say) opens a
+/// YAML flow mapping, and what follows the closing braces breaks it.
+const TEMPLATE_HINT: &str = "quote the value: one that starts with {{ is read as a YAML mapping, not as text (write \"{{...}}\")";
+
+/// Whether the value on `line` (after `key: ` or `- `) starts with `{{`.
+fn starts_with_a_template(line: &str) -> bool {
+    let line = line.trim_start();
+    line.split_once(": ")
+        .map(|(_, value)| value)
+        .or_else(|| line.strip_prefix("- "))
+        .is_some_and(|value| value.trim_start().starts_with("{{"))
+}
+
 /// Splits `text` at `---` lines and parses each document.
 pub fn load_text(file: &str, text: &str) -> (Vec<Doc>, Vec<Problem>) {
     let mut docs = Vec::new();
     let mut problems = Vec::new();
     for (first_line, chunk) in split_documents(text) {
         let syntax = |e: yaml::SyntaxError| {
+            let line = text.lines().nth(e.line.saturating_sub(1)).unwrap_or("");
             Problem::new(
                 "parse",
                 file,
                 Some(e.line),
                 format!("this is not valid YAML: {}", e.message),
-                SYNTAX_HINT,
+                if starts_with_a_template(line) {
+                    TEMPLATE_HINT
+                } else {
+                    SYNTAX_HINT
+                },
             )
         };
         let tree = match yaml::parse(&chunk, first_line) {
@@ -721,6 +739,23 @@ spec:
         let text = DEPLOYMENT.replace("  template:", "  replicas: three\n  template:");
         let (_, problems) = load_text("d.yaml", &text);
         assert_eq!(problems[0].line, Some(6), "{problems:?}");
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn an_unquoted_template_value_is_told_to_be_quoted() {
+        let text = "apiVersion: skaffold/v4beta14\nkind: Config\nx:\n  image.tag: {{.IMAGE_TAG}}@{{.IMAGE_DIGEST}}\n";
+        let (_, problems) = load_text("skaffold.yaml", text);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(4));
+        assert_eq!(problems[0].hint, TEMPLATE_HINT);
+        assert!(starts_with_a_template("  - {{ .X }}"));
+        assert!(!starts_with_a_template("  image: \"{{.X}}\""));
+        assert!(!starts_with_a_template("  ports: [8000"));
     }
 }
 

@@ -308,6 +308,16 @@ fn walk(
 
 fn unknown(doc: &Doc, field: &str, at: &[Seg], known: &[&str]) -> Problem {
     let mut hint = suggestion(field, known, 14);
+    // A field of the config's top level written inside another one (most
+    // often portForward under deploy:) gets where it belongs.
+    let top_level = schema()["definitions"]["SkaffoldConfig"]["properties"]
+        .as_object()
+        .is_some_and(|p| p.contains_key(field));
+    if at.len() > 1 && top_level {
+        hint = format!(
+            "{field} is a field of the config's top level: unindented, next to build: and deploy:; {hint}"
+        );
+    }
     hint.push_str("skaffold.dev/docs/references/yaml lists them (skaffold refuses unknown fields)");
     Problem::new(
         "parse",
@@ -372,6 +382,32 @@ mod tests {
             dockerfile_path(&config, &context, "../08/Dockerfile"),
             context.join("../08/Dockerfile")
         );
+    }
+
+    #[test]
+    fn a_top_level_field_written_inside_another_is_sent_to_the_top() {
+        let text = "apiVersion: skaffold/v4beta14\nkind: Config\ndeploy:\n  portForward:\n    - resourceType: service\n      resourceName: ibdb\n      port: 8000\n";
+        // load_text reads a Config against the schema (validate).
+        let (_, found) = crate::k8s::load_text("skaffold.yaml", text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(4));
+        assert!(
+            found[0]
+                .message
+                .contains("unknown field portForward at deploy.portForward")
+        );
+        assert!(
+            found[0]
+                .hint
+                .starts_with("portForward is a field of the config's top level")
+        );
+        // A misspelling at the top level is not sent anywhere.
+        let (_, found) = crate::k8s::load_text(
+            "skaffold.yaml",
+            "apiVersion: skaffold/v4beta14\nkind: Config\nportForwards: []\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].hint.contains("top level"), "{found:?}");
     }
 
     #[test]

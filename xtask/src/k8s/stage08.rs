@@ -58,6 +58,9 @@ pub const BAD_VALUES: &[(&str, &str, &str)] = &[
 /// pkg/chart/common/util/values.go, `ValidateAgainstSchema`'s caller).
 pub const SCHEMA_REFUSED: &str = "values don't meet the specifications of the schema";
 
+/// What to do when helm refuses the chart's own values against its schema.
+const SCHEMA_HINT: &str = "values.schema.json refuses a value the chart is given (helm's `- at '/PATH'` says where; '' is the top level): the schema must accept every key of values.yaml and every value skaffold.yaml sets (TODO 3), or that value is wrong";
+
 /// The tag and digest the check gives Skaffold's templates in place of a
 /// build's (the shape pkg/skaffold/helm/args.go `envVarForImage` fills in).
 pub const FAKE_TAG: &str = "0.1.0-check";
@@ -85,9 +88,8 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
         ck.fail(
             "files",
             format!("missing: {}", missing.join(", ")),
-            Failure::new(FILES.join(", "), format!("missing: {}", missing.join(", "))).hint(
-                "create them in the stage folder (the README lists them, the chapter shows how)",
-            ),
+            Failure::new(FILES.join(", "), format!("missing: {}", missing.join(", ")))
+                .hint(files_hint(&missing)),
         );
     }
     let Some(helm) = crate::helm::program() else {
@@ -179,7 +181,7 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
                     "a Deployment, a Service, a ConfigMap and a Cluster (postgresql.cnpg.io/v1) rendered with the release's values",
                     format!("no {} among {}", missing.join(", "), docs.iter().map(Doc::title).collect::<Vec<_>>().join(", ")),
                 )
-                .hint("the templates deployment.yaml, service.yaml, configmap.yaml and cluster.yaml (with database.create: true); the parse problems above say why one could not be read"),
+                .hint(kinds_hint(&missing, problems.iter().any(|p| p.rule == "parse"))),
             );
         }
         for rule in rules::RULES.iter().skip(1).filter(|r| **r != "cluster") {
@@ -192,7 +194,10 @@ pub fn check(ck: &mut Checker) -> Result<(), Stop> {
             .as_ref()
             .map(|(docs, _)| services(docs))
             .unwrap_or_default();
-        let found = stage_rules(doc, s, &dir, &services);
+        let mut found = stage_rules(doc, s, &dir, &services);
+        if let Some((docs, _)) = &rendered {
+            found.extend(node_pulls(doc, s, docs));
+        }
         all_passed &= report(ck, "skaffold", &found, "skaffold");
     } else if config.is_file() {
         all_passed = false;
@@ -309,11 +314,22 @@ fn lint(ck: &mut Checker, helm: &Path, dir: &Path) -> bool {
             } else {
                 found.join("\n")
             };
+            let mut hint = "run `helm lint --strict helm/ibdb` in the stage folder; each line names the file (a warning fails under --strict too)".to_string();
+            if seen.contains(SCHEMA_REFUSED) {
+                hint = format!("{SCHEMA_HINT}; {hint}");
+            } else if seen.contains(&format!("{CHART}/Chart.yaml")) {
+                hint = format!(
+                    "Chart.yaml is TODO 1: description, type, version (SemVer) and appVersion (quoted); {hint}"
+                );
+            }
             ck.fail(
                 "helm lint",
                 crate::report::headline(&seen),
-                Failure::new("`helm lint --strict helm/ibdb` without errors or warnings", seen)
-                    .hint("run `helm lint --strict helm/ibdb` in the stage folder; each line names the file (a warning fails under --strict too)"),
+                Failure::new(
+                    "`helm lint --strict helm/ibdb` without errors or warnings",
+                    seen,
+                )
+                .hint(hint),
             );
             false
         }
@@ -501,21 +517,161 @@ fn render(
             "the chart rendered with the values skaffold.yaml gives the release",
             format!("`helm {}` failed: {seen}", args.join(" ")),
         )
-        .hint("helm names the template and line; `helm lint --strict helm/ibdb` too"));
+        .hint(if seen.contains(SCHEMA_REFUSED) {
+            SCHEMA_HINT
+        } else {
+            "helm names the template and line; `helm lint --strict helm/ibdb` too"
+        }));
     }
     let (docs, mut problems) = load_rendered(&out);
     problems.extend(rules::check(&docs));
+    problems.extend(without_cluster(&docs));
     for p in &mut problems {
-        if let Some(template) = p.file.strip_suffix(" (rendered)") {
-            let template = template.trim_start_matches(&format!("{CHART}/"));
-            p.hint = format!(
-                "{}{}`helm template ibdb helm/ibdb --show-only {template}` prints the rendered lines",
-                p.hint,
-                if p.hint.is_empty() { "" } else { "; " }
-            );
+        if let Some(hint) = chart_probe_hint(p) {
+            p.hint = hint;
         }
     }
+    // Where to see the rendered lines: once per check and template, after
+    // the last of its hints (each problem's own would repeat it).
+    for i in 0..problems.len() {
+        let (rule, file) = (problems[i].rule, problems[i].file.clone());
+        let Some(template) = file.strip_suffix(" (rendered)") else {
+            continue;
+        };
+        if problems[i + 1..]
+            .iter()
+            .any(|q| q.rule == rule && q.file == file)
+        {
+            continue;
+        }
+        let template = template.trim_start_matches(&format!("{CHART}/"));
+        let p = &mut problems[i];
+        p.hint = format!(
+            "{}{}`helm template ibdb helm/ibdb --show-only {template}` prints the rendered lines",
+            p.hint,
+            if p.hint.is_empty() { "" } else { "; " }
+        );
+    }
     Ok((docs, problems))
+}
+
+/// The hint of a missing stage file: the schema is the trainee's to write
+/// (TODO 3); every other file came with the starter.
+fn files_hint(missing: &[&str]) -> String {
+    let schema = format!("{CHART}/values.schema.json");
+    let given: Vec<&str> = missing.iter().copied().filter(|f| *f != schema).collect();
+    let mut hints = Vec::new();
+    if missing.contains(&schema.as_str()) {
+        hints.push(format!(
+            "{schema} is yours to write in TODO 3 (the chapter's \"A schema for the values\"); TODOs 1 and 2 come first"
+        ));
+    }
+    if !given.is_empty() {
+        hints.push(format!(
+            "{} came with the starter: `git restore {}` in the stage folder brings it back",
+            given.join(", "),
+            given.join(" ")
+        ));
+    }
+    hints.join("; ")
+}
+
+/// The hint of kinds the chart does not render, each with the template
+/// (and TODO) that makes it.
+fn kinds_hint(missing: &[&str], parse_problems: bool) -> String {
+    let mut hints: Vec<String> = missing
+        .iter()
+        .map(|kind| match *kind {
+            "Cluster" => "the Cluster is templates/cluster.yaml (TODO 6): stage 05's Cluster inside `{{- if .Values.database.create }}`, which the release sets true (skaffold.yaml setValues)".to_string(),
+            "Deployment" => "the Deployment is templates/deployment.yaml".to_string(),
+            other => format!(
+                "the {other} is templates/{}.yaml (given with the starter)",
+                other.to_lowercase()
+            ),
+        })
+        .collect();
+    if parse_problems {
+        hints.push("the chart parse problems above say why one could not be read".into());
+    }
+    hints.join("; ")
+}
+
+/// Stage 04's hint for a missing probe names a fixed path; the chart takes
+/// its paths and the startup allowance from `.Values.probes` (TODO 5).
+fn chart_probe_hint(p: &Problem) -> Option<String> {
+    if p.rule != "probes" {
+        return None;
+    }
+    let (probe, value) = [
+        ("startupProbe", "livenessPath"),
+        ("readinessProbe", "readinessPath"),
+        ("livenessProbe", "livenessPath"),
+    ]
+    .into_iter()
+    .find(|(probe, _)| p.hint.starts_with(&format!("add {probe}:")))?;
+    let allowance = if probe == "startupProbe" {
+        ", allowing .Values.probes.startupSeconds (periodSeconds × failureThreshold)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "add {probe} (TODO 5): httpGet on port http, path .Values.probes.{value}{allowance}"
+    ))
+}
+
+/// Stage 05's rule holds DATABASE_URL against a rendered Cluster, so without
+/// one it says nothing: here the chart must render the Cluster (TODO 6), and
+/// the Deployment still needs DATABASE_URL from a secret (TODO 4).
+fn without_cluster(docs: &[Doc]) -> Vec<Problem> {
+    if docs
+        .iter()
+        .any(|d| matches!(d.object, Object::CnpgCluster(_)))
+    {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for doc in docs {
+        let Object::Deployment(d) = &doc.object else {
+            continue;
+        };
+        let containers = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .map(|p| p.containers.as_slice())
+            .unwrap_or(&[]);
+        for (i, c) in containers.iter().enumerate() {
+            let from_secret = c.env.iter().flatten().any(|e| {
+                e.name == "DATABASE_URL"
+                    && e.value_from
+                        .as_ref()
+                        .is_some_and(|v| v.secret_key_ref.is_some())
+            });
+            if !from_secret {
+                let at = super::parse::path(&format!("spec.template.spec.containers[{i}]"));
+                let line = (1..=at.len()).rev().find_map(|n| doc.line(&at[..n]));
+                out.push(Problem::new(
+                    "database",
+                    &doc.file,
+                    line,
+                    format!(
+                        "{}: container {} has no DATABASE_URL from a secret, so it cannot reach its database",
+                        doc.title(),
+                        c.name
+                    ),
+                    "TODO 4: env DATABASE_URL from the secret CloudNativePG writes, `{{ include \"ibdb.databaseCluster\" . }}-app`, key uri",
+                ));
+            }
+        }
+    }
+    out.push(Problem::new(
+        "database",
+        &format!("{CHART}/templates/cluster.yaml"),
+        None,
+        "renders no Cluster, so nothing writes the secret DATABASE_URL comes from",
+        "TODO 6: stage 05's Cluster, named `{{ include \"ibdb.databaseCluster\" . }}`, with the values of .Values.database",
+    ));
+    out
 }
 
 /// Rendered YAML split at helm's `# Source: CHART/templates/x.yaml` lines:
@@ -588,7 +744,7 @@ pub fn stage_rules(
         fail(
             "build",
             "builds no image".into(),
-            "build.artifacts: [{image: localhost:5005/ibdb, context: ../06-ibdb, docker: {dockerfile: ../08-ship/Dockerfile}}]".into(),
+            "TODO 7: build.artifacts: [{image: localhost:5005/ibdb, context: ../06-ibdb, docker: {dockerfile: ../08-ship/Dockerfile}}]".into(),
         );
     }
     // The trainee's IBDb: the stage folder 06-ibdb next to this one, when
@@ -703,7 +859,7 @@ pub fn stage_rules(
         fail(
             &format!("{at}.setValueTemplates"),
             "the release does not take the built image by tag and digest: a tag alone may name another image on the nodes later (a rebuilt one, pushed under the same tag)".into(),
-            format!("setValueTemplates: {{image.tag: \"{{{{.IMAGE_TAG_{suffix}}}}}@{{{{.IMAGE_DIGEST_{suffix}}}}}\"}}"),
+            format!("TODO 8: setValueTemplates: {{image.tag: \"{{{{.IMAGE_TAG_{suffix}}}}}@{{{{.IMAGE_DIGEST_{suffix}}}}}\"}}"),
         );
     }
     // The port-forward: to the Service the chart renders, on its port.
@@ -742,7 +898,7 @@ pub fn stage_rules(
         fail(
             "portForward",
             "no port-forward: `skaffold run --port-forward` and `skaffold dev` would not reach IBDb".into(),
-            format!("portForward: [{{resourceType: service, resourceName: <the Service's name>, port: 8000, localPort: 8000}}]{renders}"),
+            format!("TODO 9: portForward: [{{resourceType: service, resourceName: <the Service's name>, port: 8000, localPort: 8000}}]{renders}"),
         );
     } else if !good && !services.is_empty() {
         let (i, f) = forwards[0];
@@ -757,6 +913,76 @@ pub fn stage_rules(
     }
     for (at, message, hint) in super::files::skaffold_profiles(s) {
         fail(&at, message, hint);
+    }
+    out
+}
+
+/// The images of the rendered Deployment, as the nodes pull them. k3d
+/// points the nodes' containerd at the registry by its own names only
+/// (k3d-io/k3d pkg/client/registry.go, RegistryGenerateK3sConfig:
+/// registry.localhost:5005 and :5000, see k3d.yaml); `localhost` on a node
+/// is the node itself, so an image pushed as localhost:5005/ibdb (what
+/// `{{.IMAGE_REPO_...}}` expands to) is never found there.
+fn node_pulls(doc: &Doc, s: &Skaffold, docs: &[Doc]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let release = s
+        .deploy
+        .as_ref()
+        .and_then(|d| d.helm.as_ref())
+        .and_then(|h| {
+            h.releases.iter().enumerate().find(|(_, r)| {
+                r.chart_path.as_deref().map(|p| p.trim_end_matches('/')) == Some(CHART)
+            })
+        });
+    for d in docs {
+        let Object::Deployment(dep) = &d.object else {
+            continue;
+        };
+        let containers = dep
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .map(|p| p.containers.as_slice())
+            .unwrap_or(&[]);
+        for c in containers {
+            let Some(image) = c.image.as_deref() else {
+                continue;
+            };
+            let host = image.split_once('/').map_or("", |(host, _)| host);
+            let host_name = host.split(':').next().unwrap_or("");
+            if !matches!(host_name, "localhost" | "127.0.0.1") {
+                continue;
+            }
+            let message = format!(
+                "{}: container {} would pull {image}, but on a node `{host_name}` is the node itself: the pull fails (ImagePullBackOff); {host} is the registry's name on your machine, for pushing",
+                d.title(),
+                c.name
+            );
+            let hint = "image.repository: registry.localhost:5005/ibdb, the registry's name inside the cluster (k3d.yaml); {{.IMAGE_REPO_...}} is the name skaffold pushed to".to_string();
+            match release {
+                Some((i, r))
+                    if r.set_value_templates.contains_key("image.repository")
+                        || r.set_values.contains_key("image.repository") =>
+                {
+                    let field = if r.set_value_templates.contains_key("image.repository") {
+                        "setValueTemplates"
+                    } else {
+                        "setValues"
+                    };
+                    let mut at = super::parse::path(&format!("deploy.helm.releases[{i}].{field}"));
+                    at.push(super::parse::Seg::Key("image.repository".into()));
+                    let line = (1..=at.len()).rev().find_map(|n| doc.line(&at[..n]));
+                    out.push(Problem::new("skaffold", &doc.file, line, message, hint));
+                }
+                _ => out.push(Problem::new(
+                    "skaffold",
+                    &format!("{CHART}/values.yaml"),
+                    None,
+                    message,
+                    hint,
+                )),
+            }
+        }
     }
     out
 }

@@ -14,9 +14,9 @@ pub const STAGE: Stage = Stage {
     title: "Shipping IBDb with Helm and Skaffold",
     needs: &[Tool::Helm],
     optional: &[
-        (Tool::Skaffold, "the live check (skaffold run) is skipped"),
-        (Tool::Kubectl, "the live check is skipped"),
-        (Tool::Docker, "the live check cannot build the image"),
+        (Tool::Skaffold, "the live check (skaffold run on the cluster)"),
+        (Tool::Kubectl, "the live check (it reaches the cluster)"),
+        (Tool::Docker, "the live check (it builds the image)"),
     ],
     check,
     todos: &[1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -59,6 +59,7 @@ const BROKEN: &[Mutant] = &[
         needs: &[],
         expect: Expect {
             seen: &["helm/ibdb/Chart.yaml", "version is required"],
+            hint: "Chart.yaml is TODO 1",
             ..Expect::failing(&["helm lint"])
         },
     },
@@ -113,6 +114,51 @@ const BROKEN: &[Mutant] = &[
         },
     },
     Mutant {
+        name: "no startup probe (TODO 5), told in the chart's terms",
+        base: Base::Solution,
+        edits: &[replace(
+            "helm/ibdb/templates/deployment.yaml",
+            "          startupProbe:\n            httpGet:\n              path: {{ .Values.probes.livenessPath }}\n              port: http\n            periodSeconds: 1\n            failureThreshold: {{ .Values.probes.startupSeconds }}\n",
+            "",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "helm/ibdb/templates/deployment.yaml (rendered):",
+                "Deployment/ibdb: container ibdb has no startupProbe",
+            ],
+            hint: "path .Values.probes.livenessPath, allowing .Values.probes.startupSeconds",
+            ..Expect::only(&["chart probes"])
+        },
+    },
+    Mutant {
+        name: "no Cluster and no DATABASE_URL yet, as before TODOs 4 and 6",
+        base: Base::Solution,
+        edits: &[
+            replace(
+                "helm/ibdb/templates/cluster.yaml",
+                "{{- if .Values.database.create }}",
+                "{{- if false }}",
+            ),
+            replace(
+                "helm/ibdb/templates/deployment.yaml",
+                "- name: DATABASE_URL",
+                "- name: DATABASE_URI",
+            ),
+        ],
+        needs: &[],
+        expect: Expect {
+            check: "chart database",
+            seen: &[
+                "helm/ibdb/templates/deployment.yaml (rendered):",
+                "container ibdb has no DATABASE_URL from a secret",
+                "helm/ibdb/templates/cluster.yaml: renders no Cluster",
+            ],
+            hint: "TODO 6",
+            ..Expect::only(&["chart kinds", "chart database"])
+        },
+    },
+    Mutant {
         name: "a misspelled Cluster field, with path and suggestion (TODO 6)",
         base: Base::Solution,
         edits: &[replace(
@@ -144,6 +190,23 @@ const BROKEN: &[Mutant] = &[
                 "skaffold.yaml:{line:skaffold.yaml:setValueTemplates:}: the release does not take the built image by tag and digest",
             ],
             hint: "IMAGE_DIGEST_localhost_5005_ibdb",
+            ..Expect::only(&["skaffold"])
+        },
+    },
+    Mutant {
+        name: "the release given the image's push name, which the nodes cannot pull (TODO 8)",
+        base: Base::Solution,
+        edits: &[replace(
+            "skaffold.yaml",
+            "image.repository: \"registry.localhost:5005/ibdb\"",
+            "image.repository: \"{{.IMAGE_REPO_localhost_5005_ibdb}}\"",
+        )],
+        needs: &[],
+        expect: Expect {
+            seen: &[
+                "skaffold.yaml:{line:skaffold.yaml:image.repository:}: Deployment/ibdb: container ibdb would pull localhost:5005/ibdb:",
+            ],
+            hint: "registry.localhost:5005/ibdb",
             ..Expect::only(&["skaffold"])
         },
     },

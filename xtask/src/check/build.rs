@@ -103,6 +103,10 @@ pub fn failed_tests(stdout: &str, stderr: &str) -> String {
 /// copy with the same cargo inputs ([`cargo_inputs`]); every other step of
 /// the check (the service, its probes, the manifests) still runs on the
 /// copy. `LAB_SELFTEST_REUSE=0` turns it off. Off outside the self-test.
+///
+/// Other steps whose outcome depends only on inputs a digest covers keep
+/// their results here too ([`super::image::reusable`]: stage 03's rebuild
+/// after a source change, for copies whose build stages are the same).
 pub mod memo {
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
@@ -120,9 +124,11 @@ pub mod memo {
     }
 
     #[derive(Clone)]
-    pub(super) enum Kept {
+    pub(crate) enum Kept {
         Binary(Result<PathBuf, Failure>),
         Test(Result<String, Failure>),
+        /// What a step recorded, line by line.
+        Results(Vec<crate::report::CheckResult>),
     }
 
     struct Memo {
@@ -165,13 +171,27 @@ pub mod memo {
         memo.replayed.clear();
     }
 
+    /// Whether a run records (a base) or replays (a broken copy): the
+    /// digest of a step's inputs is worth computing only then.
+    pub(crate) fn mode() -> Mode {
+        MEMO.lock().unwrap_or_else(|p| p.into_inner()).mode
+    }
+
     /// The kept result of `step` for a folder with `dir`'s cargo inputs.
     pub(super) fn replay(step: &'static str, dir: &Path) -> Option<(Kept, String)> {
+        if mode() != Mode::Replay {
+            return None;
+        }
+        replay_digest(step, super::cargo_inputs(dir)?)
+    }
+
+    /// The kept result of `step` for inputs with this digest (a copy's).
+    pub(crate) fn replay_digest(step: &'static str, digest: u64) -> Option<(Kept, String)> {
         let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
         if memo.mode != Mode::Replay {
             return None;
         }
-        let found = memo.kept.get(&(step, super::cargo_inputs(dir)?)).cloned();
+        let found = memo.kept.get(&(step, digest)).cloned();
         if found.is_some() {
             memo.replayed.push(step);
         }
@@ -180,13 +200,22 @@ pub mod memo {
 
     /// Keeps the result of `step` run on the base `dir` (its binary copied).
     pub(super) fn record(step: &'static str, dir: &Path, kept: Kept) {
-        let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
-        if memo.mode != Mode::Record {
+        if mode() != Mode::Record {
             return;
         }
         let Some(digest) = super::cargo_inputs(dir) else {
             return;
         };
+        record_digest(step, digest, dir, kept);
+    }
+
+    /// Keeps the result of `step` run on the base `dir`, whose inputs have
+    /// this digest.
+    pub(crate) fn record_digest(step: &'static str, digest: u64, dir: &Path, kept: Kept) {
+        let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.mode != Mode::Record {
+            return;
+        }
         let kept = match kept {
             Kept::Binary(Ok(exe)) => {
                 if memo.binaries.is_none() {

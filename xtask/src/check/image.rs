@@ -521,6 +521,118 @@ fn docker_stop(ck: &mut Checker, container: &Container) -> Result<(), Stop> {
     }
 }
 
+/// Runs `step`, a check whose outcome depends only on what the build
+/// stages of the folder's Dockerfile do with its files (stage 03's rebuild
+/// after a source change). In the self-test, a broken copy with the same
+/// [`build_inputs`] as its base (it changed only the final stage's `USER`,
+/// `ENTRYPOINT` and the like) gets the base's outcome instead, marked as
+/// reused: the rebuild would compile exactly what the base's compiled.
+/// Outside the self-test the step always runs.
+pub fn reusable(ck: &mut Checker, name: &'static str, step: impl FnOnce(&mut Checker)) {
+    use super::build::memo::{self, Kept, Mode};
+    let digest = match memo::mode() {
+        Mode::Off => None,
+        Mode::Record | Mode::Replay => build_inputs(&ck.dir),
+    };
+    if let Some((Kept::Results(results), base)) =
+        digest.and_then(|digest| memo::replay_digest(name, digest))
+    {
+        for result in results {
+            let failure = result.expected.map(|expected| Failure {
+                expected,
+                seen: result.seen.unwrap_or_default(),
+                hint: result.hint.unwrap_or_default(),
+            });
+            let message = format!(
+                "{} ({base}'s run reused by the self-test: the same build stages and files)",
+                result.message
+            );
+            ck.record(&result.check, result.status, message, failure);
+        }
+        return;
+    }
+    let before = ck.results.len();
+    step(ck);
+    if let Some(digest) = digest {
+        let results = ck.results[before..].to_vec();
+        memo::record_digest(name, digest, &ck.dir, Kept::Results(results));
+    }
+}
+
+/// Final-stage instructions that change the image's configuration and
+/// nothing any stage builds.
+const CONFIG_ONLY: &[&str] = &[
+    "USER",
+    "ENTRYPOINT",
+    "CMD",
+    "EXPOSE",
+    "LABEL",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+];
+
+/// A digest of what the build stages of `dir`'s Dockerfile compile from:
+/// every file of the folder (`target/` aside) but the Dockerfile, and the
+/// Dockerfile's instructions except the final stage's configuration-only
+/// ones ([`CONFIG_ONLY`]). `None` when that would not decide what is
+/// compiled: a single stage, a final stage that RUNs anything, or a
+/// Dockerfile the build context holds (not listed in `.dockerignore`: a
+/// `COPY . .` copies it, so every line of it is an input).
+pub fn build_inputs(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("Dockerfile")).ok()?;
+    let all = docker::instructions(&text);
+    let last = all.iter().rposition(|i| i.keyword == "FROM")?;
+    let earlier_stage = all[..last].iter().any(|i| i.keyword == "FROM");
+    if !earlier_stage || all[last..].iter().any(|i| i.keyword == "RUN") {
+        return None;
+    }
+    let ignored = std::fs::read_to_string(dir.join(".dockerignore"))
+        .is_ok_and(|ignore| docker::dockerignore_lists(&ignore, "Dockerfile"));
+    if !ignored {
+        return None;
+    }
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        hash = (hash ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+    };
+    for (index, instruction) in all.iter().enumerate() {
+        if index > last && CONFIG_ONLY.contains(&instruction.keyword.as_str()) {
+            continue;
+        }
+        eat(instruction.keyword.as_bytes());
+        eat(instruction.args.as_bytes());
+    }
+    fn walk(dir: &Path, at: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) -> Option<()> {
+        for entry in std::fs::read_dir(at).ok()? {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            if entry.file_name() == "target" || entry.file_name() == ".git" {
+                continue;
+            }
+            if entry.file_type().ok()?.is_dir() {
+                walk(dir, &path, out)?;
+            } else {
+                let relative = path.strip_prefix(dir).ok()?.to_path_buf();
+                if relative != Path::new("Dockerfile") {
+                    out.push((relative, std::fs::read(&path).ok()?));
+                }
+            }
+        }
+        Some(())
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    files.sort();
+    for (relative, bytes) in &files {
+        eat(relative.to_string_lossy().as_bytes());
+        eat(bytes);
+    }
+    Some(hash)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,5 +667,71 @@ mod tests {
             .contains("CGO_ENABLED=0")
         );
         assert!(early_exit_reason(Some(101), "panicked").contains("0.0.0.0:8000"));
+    }
+
+    /// A broken copy that changes only the final stage's configuration
+    /// builds what its base builds; any other change, or a Dockerfile the
+    /// context holds, is not the same build.
+    #[test]
+    fn build_inputs_leave_out_only_the_final_stages_configuration() {
+        let solution = crate::paths::root().join("solutions/03-multi-stage");
+        let copy = crate::scratch::copy_in(&std::env::temp_dir(), &solution).unwrap();
+        let dir = &copy.path;
+        let base = build_inputs(dir).expect("the solution is a multi-stage build");
+        let edit = |file: &str, from: &str, to: &str| {
+            let path = dir.join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains(from), "{file}: {from}");
+            std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        };
+        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        let restore = || std::fs::write(dir.join("Dockerfile"), &dockerfile).unwrap();
+        edit("Dockerfile", "\nUSER 65532:65532", "\nUSER 0");
+        edit(
+            "Dockerfile",
+            "ENTRYPOINT [\"/usr/local/bin/health\"]",
+            "ENTRYPOINT /usr/local/bin/health",
+        );
+        edit("Dockerfile", "\nEXPOSE 8000", "\n# a comment\nEXPOSE 8001");
+        assert_eq!(build_inputs(dir), Some(base));
+        restore();
+        // The builder stage, or what the final stage copies from it.
+        edit(
+            "Dockerfile",
+            "ENV CARGO_PROFILE_RELEASE_STRIP=symbols",
+            "ENV X=1",
+        );
+        assert_ne!(build_inputs(dir), Some(base));
+        restore();
+        edit(
+            "Dockerfile",
+            "COPY --from=builder /app/target/release/health /usr/local/bin/health",
+            "COPY --from=builder /app/target/release/health /health",
+        );
+        assert_ne!(build_inputs(dir), Some(base));
+        restore();
+        // Something the final stage runs, or a single stage.
+        edit(
+            "Dockerfile",
+            "\nUSER 65532:65532",
+            "\nRUN [\"/usr/local/bin/health\", \"--version\"]\nUSER 65532:65532",
+        );
+        assert_eq!(build_inputs(dir), None);
+        restore();
+        edit(
+            "Dockerfile",
+            "\nFROM gcr.io/distroless/cc-debian13:nonroot",
+            "",
+        );
+        assert_eq!(build_inputs(dir), None);
+        restore();
+        // A source, and a Dockerfile the context holds.
+        assert_eq!(build_inputs(dir), Some(base));
+        edit("src/main.rs", "\n", "\n// edited\n");
+        assert_ne!(build_inputs(dir), Some(base));
+        std::fs::copy(solution.join("src/main.rs"), dir.join("src/main.rs")).unwrap();
+        assert_eq!(build_inputs(dir), Some(base));
+        std::fs::remove_file(dir.join(".dockerignore")).unwrap();
+        assert_eq!(build_inputs(dir), None);
     }
 }

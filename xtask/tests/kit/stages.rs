@@ -8,6 +8,7 @@
 use crate::support;
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use support::{root, serial};
 
@@ -58,27 +59,7 @@ fn every_stage_proves_its_check() {
 /// 04's proof is static: seconds, not minutes.)
 #[test]
 fn a_wrong_expectation_fails_the_self_test() {
-    let kit = Kit::new();
-    let module = kit.path("xtask/src/stages/04-kubernetes.rs");
-    let text = std::fs::read_to_string(&module).unwrap();
-    let edits = [
-        // The starter's live check is skipped, not its parse check.
-        (r#"skipped: &["live"],"#, r#"skipped: &["parse"],"#),
-        // A hint names a TODO the stage does not declare.
-        (
-            r#""fix the problems above first","#,
-            r#""fix the problems above first (TODO 9)","#,
-        ),
-        // A broken copy is caught, but not with these words.
-        (r#""uses the latest tag","#, r#""uses the newest tag","#),
-    ];
-    let mut edited = text.clone();
-    for (from, to) in edits {
-        assert!(edited.contains(from), "{from} not in 04-kubernetes.rs");
-        edited = edited.replacen(from, to, 1);
-    }
-    std::fs::write(&module, edited).unwrap();
-    let run = kit.selftest(&["04"]);
+    let run = edited_kit().selftest(&["04"]);
     assert!(!run.success, "{}\n{}", run.stdout, run.stderr);
     for expected in [
         "✗ 04-kubernetes: the starter fails",
@@ -100,12 +81,65 @@ fn a_wrong_expectation_fails_the_self_test() {
     }
 }
 
-/// A throwaway stage 08 added through the declared places only (its two
+/// A throwaway stage 09 added through the declared places only (its two
 /// folders, its chapter with a SUMMARY line and a README row, one check
 /// module, one line in `stages!`) is covered by the same self-test.
 #[test]
 fn a_new_stage_needs_only_its_declared_places() {
-    let kit = Kit::new();
+    let run = edited_kit().selftest(&["09"]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    for finding in [
+        "✓ 09-throwaway: its chapter book/src/09-throwaway.md exists",
+        "✓ 09-throwaway: book/src/SUMMARY.md lists the chapter",
+        "✓ 09-throwaway: the README's stage table lists it",
+        "✓ 09-throwaway: every declared TODO is in the starter",
+        "✓ 09-throwaway: the starter fails",
+        "✓ 09-throwaway: the solution passes",
+        "✓ 09-throwaway: catches: a wrong answer",
+    ] {
+        assert!(run.stdout.contains(finding), "{finding}:\n{}", run.stdout);
+    }
+}
+
+/// The one copy of the kit both tests above run: stage 04's expectations
+/// broken, and stage 09 added. Each test's edits touch its own stage only
+/// and it runs the self-test of that stage only, so one copy serves both,
+/// and its xtask (the longest part of either test) is built once.
+fn edited_kit() -> &'static Kit {
+    static KIT: std::sync::OnceLock<Kit> = std::sync::OnceLock::new();
+    KIT.get_or_init(|| {
+        let kit = Kit::new();
+        break_stage_04(&kit);
+        add_stage_09(&kit);
+        kit.ready()
+    })
+}
+
+/// Three of stage 04's expectations made wrong.
+fn break_stage_04(kit: &Kit) {
+    let module = kit.path("xtask/src/stages/04-kubernetes.rs");
+    let text = std::fs::read_to_string(&module).unwrap();
+    let edits = [
+        // The starter's live check is skipped, not its parse check.
+        (r#"skipped: &["live"],"#, r#"skipped: &["parse"],"#),
+        // A hint names a TODO the stage does not declare.
+        (
+            r#""fix the problems above first","#,
+            r#""fix the problems above first (TODO 9)","#,
+        ),
+        // A broken copy is caught, but not with these words.
+        (r#""uses the latest tag","#, r#""uses the newest tag","#),
+    ];
+    let mut edited = text.clone();
+    for (from, to) in edits {
+        assert!(edited.contains(from), "{from} not in 04-kubernetes.rs");
+        edited = edited.replacen(from, to, 1);
+    }
+    std::fs::write(&module, edited).unwrap();
+}
+
+/// A throwaway stage 09, through its declared places only.
+fn add_stage_09(kit: &Kit) {
     kit.write(
         "exercises/09-throwaway/Cargo.toml",
         "[package]\nname = \"throwaway\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n",
@@ -186,20 +220,6 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         ),
     )
     .unwrap();
-
-    let run = kit.selftest(&["09"]);
-    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    for finding in [
-        "✓ 09-throwaway: its chapter book/src/09-throwaway.md exists",
-        "✓ 09-throwaway: book/src/SUMMARY.md lists the chapter",
-        "✓ 09-throwaway: the README's stage table lists it",
-        "✓ 09-throwaway: every declared TODO is in the starter",
-        "✓ 09-throwaway: the starter fails",
-        "✓ 09-throwaway: the solution passes",
-        "✓ 09-throwaway: catches: a wrong answer",
-    ] {
-        assert!(run.stdout.contains(finding), "{finding}:\n{}", run.stdout);
-    }
 }
 
 /// A copy of the kit's sources (xtask, manifests, README, the book's
@@ -209,9 +229,9 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
 ///
 /// The copy is outside the target folder: cargo records the sources of a
 /// package inside it relative to the target folder, so a second package of
-/// the same name (the solution after the starter) would look fresh.
+/// the same name (the solution after the starter) would look fresh. It is
+/// removed when the test binary exits.
 struct Kit {
-    _dir: tempfile::TempDir,
     root: std::path::PathBuf,
 }
 
@@ -220,8 +240,8 @@ impl Kit {
         let dir = tempfile::tempdir().unwrap();
         let kit = Kit {
             root: dir.path().join("kit"),
-            _dir: dir,
         };
+        remove_at_exit(dir);
         for part in [
             "xtask/src",
             "xtask/loadgen",
@@ -268,12 +288,17 @@ impl Kit {
         self.write(relative, &format!("{old}{text}"));
     }
 
-    /// `selftest ARGS` with this copy's xtask (built first).
+    /// The copy, edited: its sources made newer than any build of the same
+    /// package (another copy's, an earlier test run's), so that its first
+    /// `selftest` builds from them and the next ones reuse that build.
+    fn ready(self) -> Kit {
+        touch_tree(&self.path("xtask/src"), std::time::SystemTime::now());
+        self
+    }
+
+    /// `selftest ARGS` with this copy's xtask (built by the first call).
     fn selftest(&self, args: &[&str]) -> support::Run {
         let _turn = serial();
-        // Another copy's build of the same package may be newer than these
-        // files (copied earlier): cargo must rebuild from these.
-        touch_tree(&self.path("xtask/src"), std::time::SystemTime::now());
         let target = root().join("target");
         let out = duct::cmd(
             env!("CARGO"),
@@ -302,6 +327,27 @@ impl Kit {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+}
+
+/// Kits live in statics, which are never dropped (libtest ends with
+/// `process::exit`): their folders are removed by an `atexit` handler.
+fn remove_at_exit(dir: tempfile::TempDir) {
+    static DIRS: Mutex<Vec<tempfile::TempDir>> = Mutex::new(Vec::new());
+    DIRS.lock().unwrap_or_else(|p| p.into_inner()).push(dir);
+    // Elsewhere the folders stay in the system's temporary folder.
+    #[cfg(unix)]
+    {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        extern "C" fn remove() {
+            if let Ok(mut dirs) = DIRS.lock() {
+                dirs.clear();
+            }
+        }
+        REGISTER.call_once(|| {
+            // SAFETY: `remove` neither unwinds nor exits.
+            unsafe { nix::libc::atexit(remove) };
+        });
     }
 }
 

@@ -145,12 +145,18 @@ pub const CARRIED_REGIONS: &[CarryRegion] = &[
     CarryRegion {
         from: "solutions/05-postgres/src/db.rs",
         anchor: "migrator",
-        to: &["solutions/06-ibdb/src/db.rs", "solutions/07-mocks/src/db.rs"],
+        to: &[
+            "solutions/06-ibdb/src/db.rs",
+            "solutions/07-mocks/src/db.rs",
+        ],
     },
     CarryRegion {
         from: "solutions/05-postgres/src/db.rs",
         anchor: "pool",
-        to: &["solutions/06-ibdb/src/db.rs", "solutions/07-mocks/src/db.rs"],
+        to: &[
+            "solutions/06-ibdb/src/db.rs",
+            "solutions/07-mocks/src/db.rs",
+        ],
     },
     CarryRegion {
         from: "solutions/05-postgres/src/db.rs",

@@ -427,7 +427,9 @@ fn run_named(
                     p.doing()
                 ));
             } else if took >= next_heartbeat {
-                next_heartbeat += Duration::from_secs(30);
+                // From now, not from the last one: after a pause (a stopped
+                // process, a suspended laptop) one line, not one per 30 s missed.
+                next_heartbeat = took + Duration::from_secs(30);
                 crate::report::progress_line(&format!(
                     "{what}: still running after {} s, {}",
                     took.as_secs(),

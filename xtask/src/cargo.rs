@@ -225,15 +225,6 @@ fn warnings(json_lines: &str) -> Vec<String> {
 #[cfg(test)]
 mod warning_tests {
     #[test]
-    fn a_run_that_ran_tests_ends_with_what_they_did() {
-        let out = "test result: FAILED. 11 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
-                   test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
-        assert_eq!(ended(false, out), "tests ran, 12 passed and 2 failed,");
-        assert_eq!(ended(false, "error[E0425]: cannot find value"), "failed");
-        assert_eq!(ended(true, ""), "done");
-    }
-
-    #[test]
     fn warnings_are_read_from_cargos_json_with_their_place() {
         let json = concat!(
             r#"{"reason":"compiler-message","message":{"level":"warning","message":"value assigned to `state` is never read","spans":[{"file_name":"src/lib.rs","line_start":25,"is_primary":true}]}}"#,
@@ -532,6 +523,20 @@ fn ended(success: bool, stdout: &str) -> String {
         (true, _) => format!("tests ran, {passed} passed and {failed} failed,"),
         (false, true) => "done".into(),
         (false, false) => "failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod ended_tests {
+    use super::ended;
+
+    #[test]
+    fn a_run_that_ran_tests_ends_with_what_they_did() {
+        let out = "test result: FAILED. 11 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+                   test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+        assert_eq!(ended(false, out), "tests ran, 12 passed and 2 failed,");
+        assert_eq!(ended(false, "error[E0425]: cannot find value"), "failed");
+        assert_eq!(ended(true, ""), "done");
     }
 }
 

@@ -317,7 +317,32 @@ impl Progress {
 /// is said as soon as cargo says it. Past the limit, cargo and everything it
 /// started (rustc, build scripts, test binaries) is killed.
 pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Failure> {
-    let what = format!("cargo {}", args.first().copied().unwrap_or(""));
+    run_named(None, dir, args, envs)
+}
+
+/// [`run`] for a caller that says itself what the run meant (stage 07's
+/// broken copies, whose tests must fail): `label` names it on the live line
+/// and in the lines a long run, a lock wait or the time limit print; no
+/// start and end lines.
+pub fn run_as(
+    label: &str,
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Result<Ran, Failure> {
+    run_named(Some(label), dir, args, envs)
+}
+
+fn run_named(
+    label: Option<&str>,
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Result<Ran, Failure> {
+    let what = match label {
+        Some(label) => label.to_string(),
+        None => format!("cargo {}", args.first().copied().unwrap_or("")),
+    };
     let limit = time_limit();
     forget_own_build(dir, args);
     let mut command = std::process::Command::new(program());
@@ -361,11 +386,13 @@ pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Fail
         })
     });
 
-    crate::report::progress_line(&format!(
-        "{what} in {}: started (time limit {} s, {TIME_LIMIT_VAR})",
-        crate::paths::show(dir),
-        limit.as_secs()
-    ));
+    if label.is_none() {
+        crate::report::progress_line(&format!(
+            "{what} in {}: started (time limit {} s, {TIME_LIMIT_VAR})",
+            crate::paths::show(dir),
+            limit.as_secs()
+        ));
+    }
     let live = crate::report::progress_is_live();
     let start = Instant::now();
     let mut next_heartbeat = Duration::from_secs(30);
@@ -391,7 +418,9 @@ pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Fail
                     p.doing()
                 ));
             } else if took >= next_heartbeat {
-                next_heartbeat += Duration::from_secs(30);
+                // From now, not from the last one: after a pause (a stopped
+                // process, a suspended laptop) one line, not one per 30 s missed.
+                next_heartbeat = took + Duration::from_secs(30);
                 crate::report::progress_line(&format!(
                     "{what}: still running after {} s, {}",
                     took.as_secs(),
@@ -449,17 +478,66 @@ pub fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Result<Ran, Fail
         join_within(t, Duration::from_secs(5));
     }
     let p = progress.lock().unwrap();
-    crate::report::progress_line(&format!(
-        "{what}: {} in {:.1} s ({} crate(s) compiled)",
-        if status.success() { "done" } else { "failed" },
-        start.elapsed().as_secs_f64(),
-        p.compiled
-    ));
+    let stdout = String::from_utf8_lossy(&stdout.unwrap_or_default()).into_owned();
+    if label.is_some() {
+        crate::report::progress_clear();
+    } else {
+        crate::report::progress_line(&format!(
+            "{what}: {} in {:.1} s ({} crate(s) compiled)",
+            ended(status.success(), &stdout),
+            start.elapsed().as_secs_f64(),
+            p.compiled
+        ));
+    }
     Ok(Ran {
         status,
-        stdout: String::from_utf8_lossy(&stdout.unwrap_or_default()).into_owned(),
+        stdout,
         stderr: p.stderr.clone(),
     })
+}
+
+/// How a run ended, for its progress line: what the tests did when they ran
+/// (libtest's "test result:" lines), so a test that fails reads as that and
+/// not as cargo failing.
+fn ended(success: bool, stdout: &str) -> String {
+    let (mut passed, mut failed, mut ran) = (0u32, 0u32, false);
+    for result in stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: "))
+    {
+        ran = true;
+        for part in result.split("; ") {
+            let mut words = part.split(' ').rev();
+            let (Some(word), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let n = n.parse::<u32>().unwrap_or(0);
+            match word {
+                "passed" => passed += n,
+                "failed" => failed += n,
+                _ => {}
+            }
+        }
+    }
+    match (ran, success) {
+        (true, _) => format!("tests ran, {passed} passed and {failed} failed,"),
+        (false, true) => "done".into(),
+        (false, false) => "failed".into(),
+    }
+}
+
+#[cfg(test)]
+mod ended_tests {
+    use super::ended;
+
+    #[test]
+    fn a_run_that_ran_tests_ends_with_what_they_did() {
+        let out = "test result: FAILED. 11 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+                   test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+        assert_eq!(ended(false, out), "tests ran, 12 passed and 2 failed,");
+        assert_eq!(ended(false, "error[E0425]: cannot find value"), "failed");
+        assert_eq!(ended(true, ""), "done");
+    }
 }
 
 /// The thread's result if it ends within `limit` (else it is left behind,

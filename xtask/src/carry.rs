@@ -133,6 +133,75 @@ pub const CARRIED_REGIONS: &[CarryRegion] = &[
             "solutions/07-mocks/src/store.rs",
         ],
     },
+    // Stage 05's image is built like IBDb's; only the package differs (its
+    // binary, no openapi.yaml), below the carried build stage.
+    CarryRegion {
+        from: "solutions/06-ibdb/Dockerfile",
+        anchor: "builder",
+        to: &["solutions/05-postgres/Dockerfile"],
+    },
+    // The pool and migrations of stage 05 (its TODOs 1 to 3) serve stages
+    // 06 and 07; stage 06 waits for the database in a start-up of its own.
+    CarryRegion {
+        from: "solutions/05-postgres/src/db.rs",
+        anchor: "migrator",
+        to: &[
+            "solutions/06-ibdb/src/db.rs",
+            "solutions/07-mocks/src/db.rs",
+        ],
+    },
+    CarryRegion {
+        from: "solutions/05-postgres/src/db.rs",
+        anchor: "pool",
+        to: &[
+            "solutions/06-ibdb/src/db.rs",
+            "solutions/07-mocks/src/db.rs",
+        ],
+    },
+    CarryRegion {
+        from: "solutions/05-postgres/src/db.rs",
+        anchor: "migrate",
+        to: &["solutions/07-mocks/src/db.rs"],
+    },
+    // Stage 07's problem documents are stage 06's; its `ApiError` has fewer
+    // cases (the handlers see the store's errors, not sqlx's).
+    CarryRegion {
+        from: "solutions/06-ibdb/src/error.rs",
+        anchor: "field_error",
+        to: &["solutions/07-mocks/src/error.rs"],
+    },
+    CarryRegion {
+        from: "solutions/06-ibdb/src/error.rs",
+        anchor: "problem_struct",
+        to: &["solutions/07-mocks/src/error.rs"],
+    },
+    CarryRegion {
+        from: "solutions/06-ibdb/src/error.rs",
+        anchor: "rejections",
+        to: &["solutions/07-mocks/src/error.rs"],
+    },
+    // Stage 06 reads more settings than stage 05 (and from a function, for
+    // its tests), the database URL and its defaults the same way.
+    CarryRegion {
+        from: "solutions/05-postgres/src/config.rs",
+        anchor: "db_config_new",
+        to: &["solutions/06-ibdb/src/config.rs"],
+    },
+    CarryRegion {
+        from: "solutions/05-postgres/src/config.rs",
+        anchor: "database_url",
+        to: &["solutions/06-ibdb/src/config.rs"],
+    },
+    // Every service stops on the same signals as stage 01's.
+    CarryRegion {
+        from: "solutions/01-health/src/lib.rs",
+        anchor: "shutdown",
+        to: &[
+            "solutions/05-postgres/src/lib.rs",
+            "solutions/06-ibdb/src/lib.rs",
+            "solutions/07-mocks/src/lib.rs",
+        ],
+    },
     // A database of its own per test (the rest of each harness differs).
     CarryRegion {
         from: "solutions/06-ibdb/tests/support/mod.rs",
@@ -201,6 +270,19 @@ pub fn generated() -> Result<Vec<Generated>, Vec<String>> {
         }
     }
     for carry in CARRIED_REGIONS {
+        // Whole files are carried before regions: a region written into the
+        // source of a whole-file copy would reach that copy one sync late.
+        for to in carry.to {
+            let source_of_copies = CARRIED
+                .iter()
+                .any(|c| c.files.iter().any(|f| format!("{}/{f}", c.from) == *to));
+            if source_of_copies {
+                errors.push(format!(
+                    "{to}: both carries the region {} of {} and is the source of whole carried copies; carry the region from {to} instead, or to the copies too (xtask/src/carry.rs)",
+                    carry.anchor, carry.from
+                ));
+            }
+        }
         if let Err(e) = carry_region(carry, &mut out) {
             errors.push(e);
         }
@@ -297,7 +379,10 @@ fn carry_region(carry: &CarryRegion, out: &mut Vec<Generated>) -> Result<(), Str
             region: Some(carry.anchor),
         };
         match out.iter_mut().find(|g| g.path == *to) {
-            Some(existing) => existing.text = generated.text,
+            Some(existing) => {
+                existing.text = generated.text;
+                existing.source = format!("{}, {}", existing.source, generated.source);
+            }
             None => out.push(generated),
         }
     }

@@ -191,6 +191,16 @@ pub fn progress_line(text: &str) {
     let _ = out.flush();
 }
 
+/// On a terminal: clears the live progress line, for output that follows
+/// without a progress line of its own. Elsewhere: nothing.
+pub fn progress_clear() {
+    let (mut out, terminal) = progress_out();
+    if terminal {
+        let _ = write!(out, "\r\x1b[2K");
+        let _ = out.flush();
+    }
+}
+
 /// On a terminal: redraws the one live progress line. Elsewhere: nothing
 /// (a log should not get a line per tick).
 pub fn progress_live(text: &str) {

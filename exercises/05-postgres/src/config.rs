@@ -76,8 +76,12 @@ fn database_url(url: &str) -> Result<PgConnectOptions, String> {
             format!("{scheme}://")
         ));
     }
-    PgConnectOptions::from_str(url)
-        .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL ({e})"))
+    PgConnectOptions::from_str(url).map_err(|e| {
+        format!(
+            "DATABASE_URL is not a valid PostgreSQL URL ({e}); \
+             for example postgres://ibdb:secret@127.0.0.1:5432/ibdb"
+        )
+    })
 }
 
 /// A whole number in `range`, or `default` when the variable is not set;

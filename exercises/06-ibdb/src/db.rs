@@ -18,8 +18,10 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 /// answers `/healthz`) even while the database is still coming up.
 pub fn pool(config: &DbConfig) -> PgPool {
     PgPoolOptions::new()
+        // Upper bound per replica: PostgreSQL allows 100 connections in total
+        // by default, shared by every replica and every admin session.
         .max_connections(config.max_connections)
-        // Fail fast with 503 instead of queueing requests behind a dead database.
+        // Fail fast instead of queueing requests behind a dead database.
         .acquire_timeout(config.acquire_timeout)
         // Recycle connections now and then, so a failover or a restarted
         // PostgreSQL does not leave stale connections behind for long.

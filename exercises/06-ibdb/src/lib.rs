@@ -94,7 +94,9 @@ pub enum RunError {
     Serve(#[source] std::io::Error),
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM, as in stage 01.
+// Stage 01's, unchanged.
+/// Completes on Ctrl-C (SIGINT) or SIGTERM, the signal `docker stop` and
+/// Kubernetes send. Without it the process would die mid-request.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         tokio::signal::ctrl_c()

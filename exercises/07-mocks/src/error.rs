@@ -1,5 +1,6 @@
 //! The one error type of the service and how each case looks over HTTP
-//! (RFC 9457 problem documents, as in stage 06).
+//! (RFC 9457 problem documents, as in stage 06). The cases are fewer: the
+//! handlers see the store's errors, never sqlx's.
 
 use axum::{
     Json,
@@ -48,6 +49,8 @@ impl FieldError {
     }
 }
 
+/// RFC 9457 problem details. `type` is always `about:blank`, which tells
+/// clients that `title` is just the HTTP reason phrase.
 #[derive(Debug, Serialize)]
 struct Problem {
     r#type: &'static str,
@@ -108,6 +111,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
+// Axum's own extractor errors are plain text; these turn them into problems.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::BadRequest(rejection.body_text())

@@ -101,7 +101,10 @@ pub async fn app(config: &Config) -> Result<(Router, PgPool), sqlx::migrate::Mig
 }
 // ANCHOR_END: app
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM, as in stage 01.
+// Stage 01's, unchanged.
+// ANCHOR: shutdown
+/// Completes on Ctrl-C (SIGINT) or SIGTERM, the signal `docker stop` and
+/// Kubernetes send. Without it the process would die mid-request.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         tokio::signal::ctrl_c()
@@ -125,3 +128,4 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received, finishing in-flight requests");
 }
+// ANCHOR_END: shutdown

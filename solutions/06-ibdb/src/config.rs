@@ -43,6 +43,7 @@ pub struct DbConfig {
 // ANCHOR_END: config
 
 impl DbConfig {
+    // ANCHOR: db_config_new
     /// Settings for `connect` with every other value at its default.
     pub fn new(connect: PgConnectOptions) -> Self {
         Self {
@@ -52,6 +53,7 @@ impl DbConfig {
             startup_timeout: Duration::from_secs(30),
         }
     }
+    // ANCHOR_END: db_config_new
 
     /// The database's address for messages: `postgres://user@host:port/db`,
     /// never the password.
@@ -109,6 +111,7 @@ impl Config {
     }
 }
 
+// ANCHOR: database_url
 /// Only PostgreSQL URLs: sqlx would read `mysql://...` as PostgreSQL options.
 fn database_url(url: &str) -> Result<PgConnectOptions, String> {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
@@ -126,6 +129,7 @@ fn database_url(url: &str) -> Result<PgConnectOptions, String> {
         )
     })
 }
+// ANCHOR_END: database_url
 
 /// A whole number in `range`, or `default` when the variable is not set.
 fn number<T>(

@@ -54,13 +54,13 @@ pub enum ApiError {
     Internal(#[source] sqlx::Error),
 }
 
+// ANCHOR: field_error
 /// One failing field of a 422 response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
-// ANCHOR_END: error
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -70,9 +70,12 @@ impl FieldError {
         }
     }
 }
+// ANCHOR_END: field_error
+// ANCHOR_END: error
 
 // ANCHOR: problem
 // ANCHOR: starter
+// ANCHOR: problem_struct
 /// RFC 9457 problem details. `type` is always `about:blank`, which tells
 /// clients that `title` is just the HTTP reason phrase.
 #[derive(Debug, Serialize)]
@@ -84,6 +87,7 @@ struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<FieldError>>,
 }
+// ANCHOR_END: problem_struct
 
 // ANCHOR_END: starter
 impl ApiError {
@@ -216,6 +220,7 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 // ANCHOR_END: is_unavailable
 // ANCHOR_END: from_sqlx
 
+// ANCHOR: rejections
 // Axum's own extractor errors are plain text; these turn them into problems.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
@@ -228,3 +233,4 @@ impl From<QueryRejection> for ApiError {
         Self::BadRequest(rejection.body_text())
     }
 }
+// ANCHOR_END: rejections

@@ -31,6 +31,7 @@ pub struct DbConfig {
 // ANCHOR_END: config
 
 impl DbConfig {
+    // ANCHOR: db_config_new
     /// Settings for `connect` with every other value at its default.
     pub fn new(connect: PgConnectOptions) -> Self {
         Self {
@@ -40,6 +41,7 @@ impl DbConfig {
             startup_timeout: Duration::from_secs(30),
         }
     }
+    // ANCHOR_END: db_config_new
 }
 
 impl Config {
@@ -68,6 +70,7 @@ impl Config {
     }
 }
 
+// ANCHOR: database_url
 /// Only PostgreSQL URLs: sqlx would read `mysql://...` as PostgreSQL options.
 fn database_url(url: &str) -> Result<PgConnectOptions, String> {
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
@@ -78,9 +81,14 @@ fn database_url(url: &str) -> Result<PgConnectOptions, String> {
             format!("{scheme}://")
         ));
     }
-    PgConnectOptions::from_str(url)
-        .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL ({e})"))
+    PgConnectOptions::from_str(url).map_err(|e| {
+        format!(
+            "DATABASE_URL is not a valid PostgreSQL URL ({e}); \
+             for example postgres://ibdb:secret@127.0.0.1:5432/ibdb"
+        )
+    })
 }
+// ANCHOR_END: database_url
 
 /// A whole number in `range`, or `default` when the variable is not set;
 /// checked at start so a typo ends the process (exit 2) with this message

@@ -1,4 +1,4 @@
-//! The connection pool and the schema migrations.
+//! The connection pool and the schema migrations, as in stage 05.
 
 use std::time::{Duration, Instant};
 
@@ -9,15 +9,22 @@ use sqlx::{
 };
 
 use crate::{config::DbConfig, store::is_unavailable};
+
+// ANCHOR: migrator
 /// The SQL files in `migrations/`, compiled into the binary: the image needs
 /// no migration files and no separate migration job.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
+// ANCHOR_END: migrator
+
+// ANCHOR: pool
 /// A lazy pool: it opens connections on first use, so the service starts (and
 /// answers `/healthz`) even while the database is still coming up.
 pub fn pool(config: &DbConfig) -> PgPool {
     PgPoolOptions::new()
+        // Upper bound per replica: PostgreSQL allows 100 connections in total
+        // by default, shared by every replica and every admin session.
         .max_connections(config.max_connections)
-        // Fail fast with 503 instead of queueing requests behind a dead database.
+        // Fail fast instead of queueing requests behind a dead database.
         .acquire_timeout(config.acquire_timeout)
         // Recycle connections now and then, so a failover or a restarted
         // PostgreSQL does not leave stale connections behind for long.
@@ -25,8 +32,12 @@ pub fn pool(config: &DbConfig) -> PgPool {
         .idle_timeout(Duration::from_secs(10 * 60))
         .connect_lazy_with(config.connect.clone())
 }
+// ANCHOR_END: pool
+
+// ANCHOR: migrate
 /// Applies pending migrations, retrying while the database is unreachable
-/// (in Kubernetes the app and its database often start together).
+/// (in Kubernetes the app and its database often start together). Other
+/// errors, such as a broken migration, fail at once.
 ///
 /// Migrations take an advisory lock, so replicas starting at once are safe.
 pub async fn migrate(pool: &PgPool, timeout: Duration) -> Result<(), MigrateError> {
@@ -46,3 +57,4 @@ pub async fn migrate(pool: &PgPool, timeout: Duration) -> Result<(), MigrateErro
         }
     }
 }
+// ANCHOR_END: migrate

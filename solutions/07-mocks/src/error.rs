@@ -1,5 +1,6 @@
 //! The one error type of the service and how each case looks over HTTP
-//! (RFC 9457 problem documents, as in stage 06).
+//! (RFC 9457 problem documents, as in stage 06). The cases are fewer: the
+//! handlers see the store's errors, never sqlx's.
 
 use axum::{
     Json,
@@ -32,6 +33,7 @@ pub enum ApiError {
     Internal(String),
 }
 
+// ANCHOR: field_error
 /// One failing field of a 422 response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -47,7 +49,11 @@ impl FieldError {
         }
     }
 }
+// ANCHOR_END: field_error
 
+// ANCHOR: problem_struct
+/// RFC 9457 problem details. `type` is always `about:blank`, which tells
+/// clients that `title` is just the HTTP reason phrase.
 #[derive(Debug, Serialize)]
 struct Problem {
     r#type: &'static str,
@@ -57,6 +63,7 @@ struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<FieldError>>,
 }
+// ANCHOR_END: problem_struct
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
@@ -110,6 +117,8 @@ impl From<StoreError> for ApiError {
 }
 // ANCHOR_END: from_store
 
+// ANCHOR: rejections
+// Axum's own extractor errors are plain text; these turn them into problems.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::BadRequest(rejection.body_text())
@@ -121,3 +130,4 @@ impl From<QueryRejection> for ApiError {
         Self::BadRequest(rejection.body_text())
     }
 }
+// ANCHOR_END: rejections

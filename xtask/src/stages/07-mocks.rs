@@ -296,10 +296,23 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         Ok((true, stdout, _)) => Ok(summary(&stdout)),
         Ok((false, stdout, stderr)) => Err(Failure::new(
             "`cargo test` to pass",
-            failed_tests(&stdout, &stderr),
+            // Said apart from the broken copies' failures below, which are
+            // the point: these are the trainee's tests on their own code.
+            match tests.iter().filter(|(_, ok)| !ok).count() {
+                0 => format!(
+                    "cargo test did not get to run your tests; its output:\n{}",
+                    failed_tests(&stdout, &stderr)
+                ),
+                failing => format!(
+                    "{failing} of your {} tests fail on your own code; the failing ones:\n{}",
+                    tests.len(),
+                    failed_tests(&stdout, &stderr)
+                ),
+            },
         )
         .hint(format!(
-            "write the tests of src/handler_tests.rs (TODO 1 to 11), in order; each todo!() fails{}",
+            "write the tests of src/handler_tests.rs (TODO 1 to 11), in order; each todo!() fails{}. \
+             Once your tests pass on your code, the check runs them against broken copies of it",
             first_todo(&tests)
                 .map(|t| format!(" (next: {t})"))
                 .unwrap_or_default()
@@ -321,7 +334,12 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
         std::env::temp_dir()
     };
     let scratch = crate::scratch::copy_in(&scratch_base, &ck.dir);
-    for mutation in MUTANTS {
+    crate::report::progress_line(&format!(
+        "your tests against {} broken copies of the handlers, one bug each: \
+         on each copy, the test of that bug's TODO should fail",
+        MUTANTS.len()
+    ));
+    for (i, mutation) in MUTANTS.iter().enumerate() {
         let check = format!("catches: {}", mutation.name);
         let present = tests.iter().any(|(name, _)| name == mutation.test);
         if !present {
@@ -365,31 +383,58 @@ fn check(ck: &mut Checker) -> Result<(), Stop> {
             );
             continue;
         };
+        let label = format!(
+            "broken copy {} of {} ({}: {})",
+            i + 1,
+            MUTANTS.len(),
+            mutation.todo,
+            mutation.name
+        );
         let ran = match &scratch {
-            Ok(copy) => run_mutant(&copy.path, &files),
+            Ok(copy) => run_mutant(&label, &copy.path, &files),
             Err(e) => Err(format!("could not copy the stage folder: {e}")),
         };
         match ran {
-            Ok(failed) if failed.iter().any(|t| t == mutation.test) => {
-                ck.pass(&check, format!("{} fails ({})", mutation.test, mutation.todo))
-            }
+            Ok(failed) if failed.iter().any(|t| t == mutation.test) => ck.pass(
+                &check,
+                format!(
+                    "your test {} fails on it, as it should ({})",
+                    mutation.test, mutation.todo
+                ),
+            ),
             Ok(failed) => ck.fail(
                 &check,
-                format!("{} still passes", mutation.test),
+                format!(
+                    "{} still passes: your tests did not notice this bug",
+                    mutation.test
+                ),
                 Failure::new(
-                    format!("`{}` to fail with this bug in {}", mutation.test, mutation.file),
+                    format!(
+                        "`{}` to fail on a copy of your code with this bug in {}: {}",
+                        mutation.test, mutation.file, mutation.name
+                    ),
                     if failed.is_empty() {
-                        "every test passes".to_string()
+                        "every test passed on the broken copy".to_string()
                     } else {
-                        format!("it passes (other tests fail: {})", failed.join(", "))
+                        format!(
+                            "it passed on the broken copy (other tests failed: {})",
+                            failed.join(", ")
+                        )
                     },
                 )
                 .hint(format!(
-                    "{}: assert the status and body in `{}`, and tell the mock which arguments and how many calls to expect",
+                    "{}: assert the status and body in `{}`, and tell the mock which arguments and how many calls to expect; then verify again",
                     mutation.todo, mutation.test
                 )),
             ),
-            Err(e) => ck.fail(&check, "could not run", Failure::new("cargo test to run", e)),
+            Err(e) => ck.fail(
+                &check,
+                "could not run your tests against the broken copy",
+                Failure::new("cargo test to run", e).hint(
+                    "the broken copies are the kit's: if `cargo test` passes in your folder, \
+                     this is a bug of the kit (MUTANTS in xtask/src/stages/07-mocks.rs); tell your trainer",
+                ),
+            ),
         }
     }
     Ok(())
@@ -449,13 +494,23 @@ fn mutant_files(
 /// folder), runs the tests there and returns the names of those that
 /// failed. A mutant that does not compile is an error in MUTANTS, not a
 /// caught bug.
-fn run_mutant(copy: &Path, files: &[(&str, String)]) -> Result<Vec<String>, String> {
+fn run_mutant(label: &str, copy: &Path, files: &[(&str, String)]) -> Result<Vec<String>, String> {
     for (file, text) in files {
         std::fs::write(copy.join(file), text).map_err(|e| e.to_string())?;
     }
     // The handler tests live in the library (they need the mock, which only
     // exists under cfg(test)): `--lib` skips building the binary's tests.
-    let (passed, stdout, stderr) = run_tests(copy, &["--lib"])?;
+    // Their failures are the point here, so the check says what they mean
+    // (`run_as`), not cargo's "failed" line. The panic message, not a
+    // backtrace, as in `run_tests`.
+    let ran = crate::cargo::run_as(
+        label,
+        copy,
+        &["test", "--color=never", "--lib"],
+        &[("RUST_BACKTRACE", "0")],
+    )
+    .map_err(|failure| format!("{}: {}", failure.seen, failure.hint))?;
+    let (passed, stdout, stderr) = (ran.status.success(), ran.stdout, ran.stderr);
     if !passed && !stdout.contains("test result:") {
         return Err(format!(
             "the mutant does not compile:\n{}",

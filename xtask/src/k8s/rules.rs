@@ -106,7 +106,7 @@ fn pod_spec(d: &Deployment) -> Option<&PodSpec> {
     d.spec.as_ref().and_then(|s| s.template.spec.as_ref())
 }
 
-fn containers(d: &Deployment) -> &[Container] {
+pub(crate) fn containers(d: &Deployment) -> &[Container] {
     pod_spec(d).map(|p| p.containers.as_slice()).unwrap_or(&[])
 }
 

@@ -634,13 +634,7 @@ fn without_cluster(docs: &[Doc]) -> Vec<Problem> {
         let Object::Deployment(d) = &doc.object else {
             continue;
         };
-        let containers = d
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .map(|p| p.containers.as_slice())
-            .unwrap_or(&[]);
-        for (i, c) in containers.iter().enumerate() {
+        for (i, c) in rules::containers(d).iter().enumerate() {
             let from_secret = c.env.iter().flatten().any(|e| {
                 e.name == "DATABASE_URL"
                     && e.value_from
@@ -938,13 +932,7 @@ fn node_pulls(doc: &Doc, s: &Skaffold, docs: &[Doc]) -> Vec<Problem> {
         let Object::Deployment(dep) = &d.object else {
             continue;
         };
-        let containers = dep
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .map(|p| p.containers.as_slice())
-            .unwrap_or(&[]);
-        for c in containers {
+        for c in rules::containers(dep) {
             let Some(image) = c.image.as_deref() else {
                 continue;
             };

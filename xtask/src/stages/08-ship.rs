@@ -193,6 +193,9 @@ const BROKEN: &[Mutant] = &[
             ..Expect::only(&["skaffold"])
         },
     },
+    // Upstream: k3d-io/k3d pkg/client/registry.go, RegistryGenerateK3sConfig
+    // mirrors only the registry's own names (registry.localhost:5005 and
+    // :5000) for the nodes; `localhost` on a node is the node itself.
     Mutant {
         name: "the release given the image's push name, which the nodes cannot pull (TODO 8)",
         base: Base::Solution,

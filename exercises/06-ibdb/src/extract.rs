@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
+/// The largest request body accepted, enforced by `JsonBody`, the one
+/// extractor of IBDb that reads bodies.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// `axum::extract::Path` with a 400 problem on failure. Every path
@@ -70,12 +71,13 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         // TODO 3: read the body as JSON, answering with an `ApiError` when it is not:
-        // no JSON content type (`is_json` below) → 415; a body over the limit
-        // → 413; bytes that are not JSON → 400; JSON of the wrong shape (a
-        // string where a number belongs...) → 422 naming the field.
-        let _ = (request, state, is_json, BODY_LIMIT);
+        // no JSON content type (`is_json` below) → 415; a body over `BODY_LIMIT`
+        // → 413 (`axum::body::to_bytes` reads up to a limit); bytes that are not
+        // JSON → 400; JSON of the wrong shape (a string where a number
+        // belongs...) → 422 naming the field.
+        let _ = (request, is_json, BODY_LIMIT);
         todo!("TODO 3: the JSON body")
     }
 }

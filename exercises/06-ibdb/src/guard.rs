@@ -1,37 +1,42 @@
 //! What happens to every request, in one middleware: its request id and
 //! tracing span, the limits it is held to (the size of its head, the time it
-//! may take), the shape of every error the server answers (RFC 9457 problem
-//! documents, even for the framework's own 405), and its metrics.
+//! may take), a 500 for a handler that panics, the shape of every error the
+//! server answers (RFC 9457 problem documents, even for the framework's own
+//! 405), and its metrics.
 //!
-//! One middleware rather than a layer per concern (tower-http's request-id
-//! and trace layers, one `from_fn` each for metrics and limits): every layer
-//! costs allocations and moves per request, and together they made IBDb
-//! about 10% slower than the same handlers without them (see the
-//! instructors' benchmark notes).
+//! One middleware rather than a layer per concern (tower-http's request-id,
+//! trace and catch-panic layers, one `from_fn` each for metrics and limits):
+//! every layer costs allocations and moves per request, and together they
+//! made IBDb about 10% slower than the same handlers without them (see the
+//! instructors' benchmark notes). For the same reason its future is written
+//! out (`Guarding`) rather than an `async` block.
 
 use std::{
     convert::Infallible,
     future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
     pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     task::{Context, Poll},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{
     body::{Body, Bytes, HttpBody},
     extract::Request,
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use tracing::Instrument;
-
-use crate::{error::ApiError, metrics::Metrics};
+use crate::{
+    error::ApiError,
+    metrics::{Metrics, Timer},
+};
 
 /// Longest accepted URL, path and query together.
 pub const MAX_URI: usize = 8 * 1024;
@@ -76,21 +81,19 @@ impl<S> Service<Request> for Guarded<S>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,
-    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Guarding<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
-    /// The request id (the caller's `x-request-id`, or a new one), a span
-    /// carrying it for every log line; the head's size; then the handler,
-    /// under `request_timeout`; then a problem body for any error response
-    /// the framework made without one. The id goes back in the response,
-    /// the status and time into the metrics.
+    /// What happens before the handler: the request id (the caller's
+    /// `x-request-id`, or a new one), a span carrying it for every log
+    /// line, the head's size, and the handler's future under
+    /// `request_timeout`. What happens after is `Guarding::poll`.
     fn call(&mut self, request: Request) -> Self::Future {
         let Guard {
             request_timeout,
@@ -98,7 +101,6 @@ where
             ref ids,
         } = self.guard;
         let timer = metrics.start(&request);
-        let metrics = metrics.clone();
         let id = match request.headers().get(REQUEST_ID) {
             Some(id) => id.clone(),
             None => new_id(ids),
@@ -109,72 +111,130 @@ where
             uri = %request.uri(),
             id = id.to_str().unwrap_or("-"),
         );
+        span.in_scope(|| tracing::debug!("started processing request"));
         let method = request.method().clone();
-        // The handler's future is made here, where the route is at hand; it
-        // does nothing until awaited below.
-        let handler = match too_large(&request) {
-            Some(error) => Err(error),
+        let (handler, body_done) = match too_large(&request) {
+            Some(error) => (
+                Handler::Refused {
+                    response: Some(error.into_response()),
+                },
+                None,
+            ),
             None => {
                 let (request, body_done) = watch_body(request);
-                let handler = self.inner.call(request);
-                Ok((
-                    async move { handler.await.map(IntoResponse::into_response) },
-                    body_done,
-                ))
+                // The route's future does nothing until polled: axum runs
+                // the extractors and the handler there.
+                let running = tokio::time::timeout(request_timeout, self.inner.call(request));
+                (Handler::Running { running }, body_done)
             }
         };
-        let handled = async move {
-            let response = match handler {
-                Err(error) => error.into_response(),
-                Ok((handler, body_done)) => limit(request_timeout, handler, body_done).await,
-            };
-            as_problem(response, &method)
-        };
-        Box::pin(async move {
-            // A disabled span (RUST_LOG above info) need not wrap every poll.
-            let mut response = if span.is_disabled() {
-                traced(handled).await
-            } else {
-                traced(handled).instrument(span).await
-            };
-            metrics.record(timer, response.status());
-            response.headers_mut().insert(REQUEST_ID, id);
-            Ok(response)
-        })
-    }
-}
-
-/// Logs as tower-http's `TraceLayer` does by default: the start and end of
-/// every request at DEBUG, server errors at ERROR.
-async fn traced(handled: impl Future<Output = Response>) -> Response {
-    tracing::debug!("started processing request");
-    let start = Instant::now();
-    let response = handled.await;
-    let latency = format_args!("{} ms", start.elapsed().as_millis());
-    let status = response.status();
-    tracing::debug!(%latency, status = status.as_u16(), "finished processing request");
-    if status.is_server_error() {
-        tracing::error!(
-            classification = %format_args!("Status code: {status}"),
-            %latency,
-            "response failed"
-        );
-    }
-    response
-}
-
-async fn limit(
-    request_timeout: Duration,
-    handler: impl Future<Output = Result<Response, Infallible>>,
-    body_done: Option<Arc<AtomicBool>>,
-) -> Response {
-    match tokio::time::timeout(request_timeout, handler).await {
-        Ok(Ok(response)) => response,
-        // Still waiting for the client's body: the client is slow, not us.
-        Err(_) if body_done.is_some_and(|done| !done.load(Ordering::Relaxed)) => {
-            ApiError::RequestTimeout(request_timeout).into_response()
+        Guarding {
+            handler,
+            span,
+            after: Some(After {
+                timer,
+                metrics: metrics.clone(),
+                id,
+                method,
+                body_done,
+                request_timeout,
+            }),
         }
-        Err(_) => ApiError::Unavailable(None).into_response(),
+    }
+}
+
+pin_project! {
+    /// The future a guarded route returns: the handler's future, moved
+    /// nowhere after `call` made it (an `async` block around it would be
+    /// moved, with it, into each enclosing future and into a box).
+    pub struct Guarding<F> {
+        #[pin]
+        handler: Handler<F>,
+        span: tracing::Span,
+        after: Option<After>,
+    }
+}
+
+pin_project! {
+    #[project = HandlerProj]
+    enum Handler<F> {
+        Running { #[pin] running: tokio::time::Timeout<F> },
+        // Answered in `call`, without the handler.
+        Refused { response: Option<Response> },
+    }
+}
+
+/// What `Guarding` needs once the handler has answered.
+struct After {
+    timer: Timer,
+    metrics: Metrics,
+    id: HeaderValue,
+    method: Method,
+    body_done: Option<Arc<AtomicBool>>,
+    request_timeout: Duration,
+}
+
+impl<F, R> Future for Guarding<F>
+where
+    F: Future<Output = Result<R, Infallible>>,
+    R: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Log lines of the handler carry the request's span (cheap when
+        // RUST_LOG leaves it disabled).
+        let _entered = this.span.enter();
+        let after = this.after.as_ref().expect("polled after completion");
+        let response = match this.handler.project() {
+            HandlerProj::Refused { response } => response.take().expect("polled after completion"),
+            // A handler that panics would end the connection's task, and
+            // the client would see the connection drop: it gets a 500.
+            HandlerProj::Running { running } => {
+                match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(Ok(response)))) => response.into_response(),
+                    Ok(Poll::Ready(Err(_elapsed))) => after.timed_out(),
+                    Err(payload) => panicked(payload),
+                }
+            }
+        };
+        let after = this.after.take().expect("checked above");
+        Poll::Ready(Ok(after.answer(response)))
+    }
+}
+
+impl After {
+    fn timed_out(&self) -> Response {
+        match &self.body_done {
+            // Still waiting for the client's body: the client is slow, not us.
+            Some(done) if !done.load(Ordering::Relaxed) => {
+                ApiError::RequestTimeout(self.request_timeout).into_response()
+            }
+            _ => ApiError::Unavailable(None).into_response(),
+        }
+    }
+
+    /// A problem body for any error response the framework made without
+    /// one; the log lines tower-http's `TraceLayer` writes by default (the
+    /// end of every request at DEBUG, server errors at ERROR); the status
+    /// and time into the metrics; the id into the response.
+    fn answer(self, response: Response) -> Response {
+        let mut response = as_problem(response, &self.method);
+        let status = response.status();
+        let elapsed = self.metrics.record(self.timer, status);
+        let latency = format_args!("{} ms", elapsed.as_millis());
+        tracing::debug!(%latency, status = status.as_u16(), "finished processing request");
+        if status.is_server_error() {
+            tracing::error!(
+                classification = %format_args!("Status code: {status}"),
+                %latency,
+                "response failed"
+            );
+        }
+        response.headers_mut().insert(REQUEST_ID, self.id);
+        response
     }
 }
 
@@ -216,11 +276,11 @@ fn too_large(request: &Request) -> Option<ApiError> {
         .then_some(ApiError::HeadersTooLarge(MAX_HEADERS, MAX_HEADER_BYTES))
 }
 
-/// A handler that panicked: its task would otherwise end and the client
-/// see the connection drop. tower-http's `CatchPanicLayer` calls this with
-/// what the panic carried; the log gets the message, the client a 500
-/// problem like any other internal error.
-pub fn panicked(payload: Box<dyn std::any::Any + Send>) -> Response {
+/// A handler that panicked (a bug): the log gets what the panic carried,
+/// the client a 500 problem like any other internal error. Go's `net/http`
+/// recovers a panicking handler by itself, but closes the connection; axum
+/// leaves the choice to you.
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> Response {
     let message = payload
         .downcast_ref::<&str>()
         .copied()
@@ -232,7 +292,7 @@ pub fn panicked(payload: Box<dyn std::any::Any + Send>) -> Response {
 
 /// Error responses made by axum itself (405, ...) have no problem body:
 /// give them one, keeping their status and headers (`Allow`).
-fn as_problem(response: Response, method: &axum::http::Method) -> Response {
+fn as_problem(response: Response, method: &Method) -> Response {
     let status = response.status();
     let is_problem = response.headers().get(header::CONTENT_TYPE)
         == Some(&HeaderValue::from_static("application/problem+json"));

@@ -5,7 +5,7 @@ use std::{
     collections::BTreeMap,
     fmt::Write,
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -139,13 +139,15 @@ impl Metrics {
         }
     }
 
-    pub fn record(&self, timer: Timer, status: StatusCode) {
+    /// Counts the request; returns how long it took, for the log.
+    pub fn record(&self, timer: Timer, status: StatusCode) -> Duration {
         let route = timer
             .route
             .as_ref()
             .map_or("unmatched", MatchedPath::as_str);
-        let seconds = timer.start.elapsed().as_secs_f64();
-        self.observe(timer.method, route, status.as_u16(), seconds);
+        let elapsed = timer.start.elapsed();
+        self.observe(timer.method, route, status.as_u16(), elapsed.as_secs_f64());
+        elapsed
     }
 }
 

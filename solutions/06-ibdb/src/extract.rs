@@ -2,7 +2,7 @@
 //! instead of axum's plain-text rejections.
 
 // ANCHOR: starter
-use axum::{body::Bytes, http::StatusCode};
+use http_body_util::LengthLimitError;
 // ANCHOR_END: starter
 use axum::{
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
@@ -15,7 +15,8 @@ use crate::error::ApiError;
 use crate::error::FieldError;
 // ANCHOR_END: starter
 
-/// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
+/// The largest request body accepted, enforced by `JsonBody`, the one
+/// extractor of IBDb that reads bodies.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// `axum::extract::Path` with a 400 problem on failure. Every path
@@ -77,24 +78,28 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         // ANCHOR: starter| // TODO 3: read the body as JSON, answering with an `ApiError` when it is not:
-        // ANCHOR: starter| // no JSON content type (`is_json` below) → 415; a body over the limit
-        // ANCHOR: starter| // → 413; bytes that are not JSON → 400; JSON of the wrong shape (a
-        // ANCHOR: starter| // string where a number belongs...) → 422 naming the field.
-        // ANCHOR: starter| let _ = (request, state, is_json, BODY_LIMIT);
+        // ANCHOR: starter| // no JSON content type (`is_json` below) → 415; a body over `BODY_LIMIT`
+        // ANCHOR: starter| // → 413 (`axum::body::to_bytes` reads up to a limit); bytes that are not
+        // ANCHOR: starter| // JSON → 400; JSON of the wrong shape (a string where a number
+        // ANCHOR: starter| // belongs...) → 422 naming the field.
+        // ANCHOR: starter| let _ = (request, is_json, BODY_LIMIT);
         // ANCHOR: starter| todo!("TODO 3: the JSON body")
         // ANCHOR: starter
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state)
+        // The limit applies while reading, so a chunked body without a
+        // length is cut off too.
+        let bytes = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            .map_err(|error| {
+                let error = error.into_inner();
+                if error.is::<LengthLimitError>() {
                     ApiError::PayloadTooLarge(BODY_LIMIT)
                 } else {
-                    ApiError::BadRequest(rejection.body_text())
+                    ApiError::BadRequest(format!("the body could not be read: {error}"))
                 }
             })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);

@@ -1,7 +1,7 @@
 //! Extractors that reject bad input with problem documents (see `error.rs`)
 //! instead of axum's plain-text rejections.
 
-use axum::{body::Bytes, http::StatusCode};
+use http_body_util::LengthLimitError;
 use axum::{
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
     http::{HeaderMap, header, request::Parts},
@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 use crate::error::FieldError;
 
-/// The largest request body accepted, enforced by `DefaultBodyLimit` in `routes`.
+/// The largest request body accepted, enforced by `JsonBody`, the one
+/// extractor of IBDb that reads bodies.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// `axum::extract::Path` with a 400 problem on failure. Every path
@@ -73,17 +74,20 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state)
+        // The limit applies while reading, so a chunked body without a
+        // length is cut off too.
+        let bytes = axum::body::to_bytes(request.into_body(), BODY_LIMIT)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            .map_err(|error| {
+                let error = error.into_inner();
+                if error.is::<LengthLimitError>() {
                     ApiError::PayloadTooLarge(BODY_LIMIT)
                 } else {
-                    ApiError::BadRequest(rejection.body_text())
+                    ApiError::BadRequest(format!("the body could not be read: {error}"))
                 }
             })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);

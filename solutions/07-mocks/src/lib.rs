@@ -14,7 +14,7 @@ mod handler_tests;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::Router;
 
 pub use config::Config;
 
@@ -23,7 +23,8 @@ pub async fn app(config: &Config) -> Result<Router, sqlx::migrate::MigrateError>
     let pool = db::pool(&config.database);
     db::migrate(&pool, config.database.startup_timeout).await?;
     let store: handlers::Store = Arc::new(store::PgBookStore::new(pool));
-    Ok(handlers::router(store).layer(DefaultBodyLimit::max(extract::BODY_LIMIT)))
+    // The body limit is `JsonBody`'s (extract.rs), as in stage 06.
+    Ok(handlers::router(store))
 }
 
 // Stage 01's, unchanged.

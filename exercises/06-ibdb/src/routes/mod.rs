@@ -14,16 +14,15 @@ use std::{
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, FromRef, Request},
+    extract::{FromRef, Request},
     http::header,
     response::{IntoResponse, Response},
     routing::{Route, delete, get},
 };
 use sqlx::PgPool;
-use tower::{Layer, Service, ServiceBuilder, layer::layer_fn};
-use tower_http::catch_panic::CatchPanicLayer;
+use tower::{Layer, Service, layer::layer_fn};
 
-use crate::{config::Config, error::ApiError, extract::BODY_LIMIT, guard::Guard, metrics::Metrics};
+use crate::{config::Config, error::ApiError, guard::Guard, metrics::Metrics};
 
 /// What handlers can extract with `State<...>`.
 #[derive(Clone)]
@@ -74,28 +73,21 @@ pub fn router(config: &Config, state: AppState) -> Router {
     guarded(api, config, &state.metrics).with_state(state)
 }
 
-/// The middleware every request goes through, listed outermost first: a
-/// request passes them top to bottom.
+/// The middleware every request goes through.
 fn guarded<S>(routes: Router<S>, config: &Config, metrics: &Metrics) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let middleware = ServiceBuilder::new()
-        // Request id and tracing span, head size limits, the request
-        // timeout (503, or 408 for a body still arriving), a problem
-        // document for every error, and metrics: one middleware, see guard.rs.
-        .layer(Guard {
-            request_timeout: config.request_timeout,
-            metrics: metrics.clone(),
-            ids: Arc::default(),
-        })
-        // A panicking handler answers 500 (and is counted and logged by the
-        // guard above) instead of dropping the connection.
-        .layer(CatchPanicLayer::custom(crate::guard::panicked))
-        // Bodies are read by our extractors, which turn the limit into a 413
-        // problem (tower-http's RequestBodyLimitLayer would answer in plain text).
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    routes.layer(middleware)
+    // Request id and tracing span, head size limits, the request timeout
+    // (503, or 408 for a body still arriving), a 500 for a handler that
+    // panics, a problem document for every error, and metrics: one
+    // middleware, see guard.rs. (The body's size is `JsonBody`'s to check:
+    // axum's `DefaultBodyLimit` layer would cost every request, GETs too.)
+    routes.layer(Guard {
+        request_timeout: config.request_timeout,
+        metrics: metrics.clone(),
+        ids: Arc::default(),
+    })
 }
 
 async fn openapi() -> impl IntoResponse {

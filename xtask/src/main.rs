@@ -111,7 +111,7 @@ enum Command {
         #[command(subcommand)]
         action: db::DbAction,
     },
-    /// Measure things that are goals, not tests (`images`, `ibdb`).
+    /// Measure things that are goals, not tests (`images`, `ibdb`, `middleware`).
     #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
@@ -170,6 +170,9 @@ enum BenchWhat {
     /// IBDb vs a bare axum+sqlx server: reads and writes on loopback,
     /// req/s, p50/p99/p99.9 and server CPU per request, in alternating rounds.
     Ibdb(bench::ibdb::Options),
+    /// The instructions IBDb's middleware costs per request, counted by
+    /// callgrind in-process: exact where timings are not.
+    Middleware,
 }
 
 #[derive(Subcommand)]
@@ -289,6 +292,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
         Command::Bench { what } => match what {
             BenchWhat::Images => bench::images(),
             BenchWhat::Ibdb(options) => bench::ibdb::ibdb(&options),
+            BenchWhat::Middleware => bench::middleware(),
         },
         #[cfg(feature = "k8s")]
         Command::Kube(command) => k8s::cli::run(command),

@@ -55,13 +55,17 @@ pub struct Options {
     pub ibdb: Option<std::path::PathBuf>,
 }
 
-/// A server process, killed on drop.
-struct Process(std::process::Child);
+/// A server process, killed on drop, and by the xtask's Ctrl-C (or SIGTERM)
+/// handler and watchdog when the bench ends otherwise.
+struct Process {
+    child: std::process::Child,
+    _registration: crate::proc::Registration,
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -231,8 +235,8 @@ pub fn ibdb(options: &Options) -> anyhow::Result<bool> {
     let bare = start(&release.join("examples/bare"), bare_port, db.url(), &layout)?;
     wait_ready(bare_port, "/books/1")?;
     let servers = [
-        (Server::Bare, bare_port, bare.0.id()),
-        (Server::Ibdb, ibdb_port, ibdb.0.id()),
+        (Server::Bare, bare_port, bare.child.id()),
+        (Server::Ibdb, ibdb_port, ibdb.child.id()),
     ];
 
     let wrk = if options.no_wrk { None } else { wrk::find() };
@@ -690,6 +694,7 @@ fn start(exe: &Path, port: u16, url: &str, layout: &Layout) -> anyhow::Result<Pr
         }
         None => std::process::Command::new(exe),
     };
+    crate::proc::contain(&mut command)?;
     let child = command
         .env("PORT", port.to_string())
         .env("DATABASE_URL", url)
@@ -698,7 +703,11 @@ fn start(exe: &Path, port: u16, url: &str, layout: &Layout) -> anyhow::Result<Pr
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
-    Ok(Process(child))
+    let registration = crate::proc::register(crate::proc::Cleanup::KillGroup(child.id()));
+    Ok(Process {
+        child,
+        _registration: registration,
+    })
 }
 
 fn wait_ready(port: u16, path: &str) -> anyhow::Result<()> {

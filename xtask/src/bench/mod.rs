@@ -3,6 +3,8 @@
 mod chart;
 pub mod ibdb;
 mod images;
+mod middleware;
 mod wrk;
 
 pub use images::images;
+pub use middleware::middleware;

@@ -73,8 +73,9 @@ pub fn router(config: &Config, state: AppState) -> Router {
     guarded(api, config, &state.metrics).with_state(state)
 }
 
-/// The middleware every request goes through.
-fn guarded<S>(routes: Router<S>, config: &Config, metrics: &Metrics) -> Router<S>
+/// The middleware every request goes through (public for the benchmark,
+/// `examples/middleware.rs`).
+pub fn guarded<S>(routes: Router<S>, config: &Config, metrics: &Metrics) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {

@@ -1,13 +1,13 @@
 //! Extractors that reject bad input with problem documents (see `error.rs`)
 //! instead of axum's plain-text rejections.
 
-// ANCHOR: starter
-use http_body_util::LengthLimitError;
-// ANCHOR_END: starter
 use axum::{
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
     http::{HeaderMap, header, request::Parts},
 };
+// ANCHOR: starter
+use http_body_util::LengthLimitError;
+// ANCHOR_END: starter
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;

@@ -1,11 +1,11 @@
 //! Extractors that reject bad input with problem documents (see `error.rs`)
 //! instead of axum's plain-text rejections.
 
-use http_body_util::LengthLimitError;
 use axum::{
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
     http::{HeaderMap, header, request::Parts},
 };
+use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;

@@ -142,11 +142,22 @@ fn package_name(dir: &Path) -> Option<String> {
 }
 
 /// `cargo build` in `dir`; returns the path of the binary it built.
+///
+/// With `--bins --examples` (stage 06 has one example, which `cargo test`
+/// compiles anyway): asking for examples makes cargo resolve features as
+/// `cargo test` does, dev-dependencies included. A plain `cargo build` of
+/// stages 05 and 06 compiled tokio, hyper, syn and nearly everything above
+/// them a second time, with the fewer features the service alone enables,
+/// although the check's `cargo test` then builds the same binary on the
+/// first set (book/src/instructors/benchmarks.md, "The kit's CI"). The
+/// binary is the one the stage's integration tests run.
 pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
     let out = run(
         dir,
         &[
             "build",
+            "--bins",
+            "--examples",
             "--message-format=json-render-diagnostics",
             "--color=never",
         ],
@@ -172,6 +183,12 @@ pub fn build_bin(dir: &Path) -> Result<PathBuf, Failure> {
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|msg| msg["reason"] == "compiler-artifact")
+        // A binary target's, not an example's.
+        .filter(|msg| {
+            msg["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"))
+        })
         .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .next_back()
         .ok_or_else(|| {

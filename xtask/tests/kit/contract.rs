@@ -128,10 +128,16 @@ fn build_solution() -> PathBuf {
         .stderr_null()
         .unchecked()
         .run();
+    // `--bins --examples`, as the stage's check builds it
+    // (`xtask::cargo::build_bin`): the dependencies built with the features
+    // `cargo test` enables, so the check's build, the tests' and this one
+    // share them instead of compiling the tree twice.
     let out = duct::cmd(
         cargo,
         [
             "build",
+            "--bins",
+            "--examples",
             "--message-format=json-render-diagnostics",
             "--color=never",
         ],
@@ -150,7 +156,7 @@ fn build_solution() -> PathBuf {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact")
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "ibdb")
         .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .next_back()
         .expect("cargo built the ibdb binary")

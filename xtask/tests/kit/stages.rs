@@ -47,6 +47,13 @@ fn failures(run: &support::Run) -> String {
 #[test]
 fn every_stage_proves_its_check() {
     let run = selftest(&[]);
+    // What each run of a check cost, in CI's log too: where the suite's
+    // longest test spends its time (book/src/instructors/benchmarks.md).
+    let costs: Vec<&str> = run.stdout.lines().filter(|l| l.ends_with(']')).collect();
+    support::visible(&format!(
+        "self-test, each run's cost:\n{}",
+        costs.join("\n")
+    ));
     assert!(run.success, "{}", failures(&run));
     assert!(
         run.stdout.contains("selftest: ") && run.stdout.contains(", 0 failed"),

@@ -143,7 +143,7 @@ fn package_name(dir: &Path) -> Option<String> {
 
 /// `cargo build` in `dir`; returns the path of the binary it built.
 ///
-/// With `--bins --examples` (stage 06 has one example, which `cargo test`
+/// With `--bins --examples` (stage 06 has two examples, which `cargo test`
 /// compiles anyway): asking for examples makes cargo resolve features as
 /// `cargo test` does, dev-dependencies included. A plain `cargo build` of
 /// stages 05 and 06 compiled tokio, hyper, syn and nearly everything above

@@ -185,25 +185,8 @@ fn found(tool: &str) -> &'static str {
 }
 
 pub fn ibdb(options: &Options) -> anyhow::Result<bool> {
-    let stage = crate::paths::root().join("solutions/06-ibdb");
     eprintln!("building the solution and the baseline (release)...");
-    let status = std::process::Command::new(crate::cargo::program())
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--bin",
-            "ibdb",
-            "--example",
-            "bare",
-        ])
-        .current_dir(&stage)
-        .status()
-        .context("running cargo")?;
-    if !status.success() {
-        bail!("cargo build --release failed in solutions/06-ibdb");
-    }
-    let release = crate::paths::target_dir().join("release");
+    let release = super::release_build(&["--bin", "ibdb", "--example", "bare"])?;
     let (layout, layout_text) = Layout::new(!options.no_pin);
     let db = crate::db::Throwaway::start().map_err(|m| anyhow::anyhow!("{m}"))?;
     eprintln!("database: {}", db.url());

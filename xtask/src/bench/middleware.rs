@@ -17,17 +17,8 @@ pub fn middleware() -> anyhow::Result<bool> {
              install it (`apt-get install valgrind` on Debian and Ubuntu) and run this again"
         )
     })?;
-    let stage = crate::paths::root().join("solutions/06-ibdb");
     eprintln!("building solutions/06-ibdb/examples/middleware.rs (release)...");
-    let status = std::process::Command::new(crate::cargo::program())
-        .args(["build", "--release", "--quiet", "--example", "middleware"])
-        .current_dir(&stage)
-        .status()
-        .context("running cargo")?;
-    if !status.success() {
-        bail!("cargo build --release --example middleware failed in solutions/06-ibdb");
-    }
-    let exe = crate::paths::target_dir().join("release/examples/middleware");
+    let exe = super::release_build(&["--example", "middleware"])?.join("examples/middleware");
     let per_request = |kind: &str| -> anyhow::Result<u64> {
         let few = instructions(&valgrind, &exe, kind, FEW)?;
         let many = instructions(&valgrind, &exe, kind, MANY)?;

@@ -1,14 +1,18 @@
 //! What IBDb's middleware costs per request, for `cargo xtask bench
 //! middleware`: `GET /books/{id}` answered in-process (no socket, no
-//! database) by one handler, behind the middleware every IBDb request goes
-//! through (`routes::guarded`) or behind none. Run under callgrind, the
-//! difference between two request counts is what one request costs, in
-//! instructions: the same on every run, where timings on a shared 2-core
-//! machine move by a tenth from one run to the next.
+//! database) by one handler, behind the middleware of IBDb's API routes
+//! (`routes::guard` and `routes::gate`, as `routes::router` layers them) or
+//! behind none. Run under callgrind, the difference between two request
+//! counts is what one request costs, in instructions: the same on every run,
+//! where timings on a shared 2-core machine move by a tenth from one run to
+//! the next.
 //!
 //! `cargo run --release --example middleware -- guarded 10000`
 
-use std::process::ExitCode;
+use std::{
+    process::ExitCode,
+    sync::{Arc, atomic::AtomicBool},
+};
 
 use axum::{
     Json, Router,
@@ -17,7 +21,7 @@ use axum::{
     http::StatusCode,
     routing::{MethodRouter, get},
 };
-use ibdb::{Config, config::DbConfig, metrics::Metrics, models::Book};
+use ibdb::{Config, config::DbConfig, metrics::Metrics, models::Book, routes};
 use sqlx::postgres::PgConnectOptions;
 use tower::{Service, ServiceExt};
 
@@ -57,10 +61,15 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
         .init();
     let routes = Router::new().route("/books/{id}", route(kind == "guarded"));
-    let mut app = match kind.as_str() {
+    let app = match kind.as_str() {
         "guarded" => {
             let config = Config::new(DbConfig::new(PgConnectOptions::new()));
-            ibdb::routes::guarded(routes, &config, &Metrics::default())
+            // What IBDb's API routes get (`routes::router`).
+            let migrated = Arc::new(AtomicBool::new(true));
+            routes.layer((
+                routes::guard(&config, &Metrics::default()),
+                routes::gate(migrated),
+            ))
         }
         "bare" => routes,
         other => {
@@ -68,6 +77,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // As both servers do: `with_state` turns each handler into a route once.
+    // Without it axum would do that for every request, and once more for
+    // every layer, which is not what the servers pay.
+    let mut app = app.with_state(());
     let mut answered = 0;
     for i in 0..requests {
         let request = Request::get(format!("/books/{}", i % 1000 + 1))

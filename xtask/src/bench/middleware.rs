@@ -31,14 +31,14 @@ pub fn middleware() -> anyhow::Result<bool> {
          counted by callgrind ({MANY} requests minus {FEW}):"
     );
     println!("  the handler behind no middleware (axum's Path)           {bare:>7}");
-    println!("  the handler behind IBDb's middleware (routes::guarded)   {guarded:>7}");
+    println!("  the handler behind IBDb's guard and readiness gate       {guarded:>7}");
     println!(
         "  the middleware                                           {:>7}  ({:.2}x bare)",
         guarded.saturating_sub(bare),
         guarded as f64 / bare as f64
     );
     println!(
-        "(The readiness gate and the server's connection handling are not in it: \
+        "(The server's connection handling is not in it: \
          `cargo xtask bench ibdb` measures the whole server.)"
     );
     Ok(true)

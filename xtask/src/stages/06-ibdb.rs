@@ -81,8 +81,8 @@ const BROKEN: &[Mutant] = &[
             ),
             replace(
                 "src/routes/mod.rs",
-                "    guarded(api, config, &state.metrics).with_state(state)",
-                "    guarded(api, config, &state.metrics)\n        .layer(axum::middleware::map_response(|mut r: Response| async move {\n            r.headers_mut().insert(header::ETAG, header::HeaderValue::from_static(\"\\\"x\\\"\"));\n            r\n        }))\n        .with_state(state)",
+                "    api.merge(open).with_state(state)",
+                "    api.merge(open)\n        .layer(axum::middleware::map_response(|mut r: Response| async move {\n            r.headers_mut().insert(header::ETAG, header::HeaderValue::from_static(\"\\\"x\\\"\"));\n            r\n        }))\n        .with_state(state)",
             ),
         ],
         needs: &[],

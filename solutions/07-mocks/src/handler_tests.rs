@@ -175,6 +175,7 @@ async fn store_unavailable_is_503() {
 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(headers[header::RETRY_AFTER], "1");
     assert_eq!(body["status"], 503);
     // ANCHOR_END: starter
 }

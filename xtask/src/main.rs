@@ -134,6 +134,9 @@ enum Command {
     Hint {
         /// The stage, like `01` (default: the one `watch` is on).
         stage: Option<String>,
+        /// Only the hints of this TODO (the README's heading for it), the next one each time.
+        #[arg(long, value_name = "N")]
+        todo: Option<u32>,
         /// Show every hint of the stage again.
         #[arg(long)]
         all: bool,
@@ -298,7 +301,12 @@ fn run(command: Command) -> anyhow::Result<bool> {
         Command::Kube(command) => k8s::cli::run(command),
         Command::Class { action } => class::run(action),
         Command::Watch { stages, dir } => watch::run(stages, dir),
-        Command::Hint { stage, all, dir } => hint::run(stage, all, dir),
+        Command::Hint {
+            stage,
+            todo,
+            all,
+            dir,
+        } => hint::run(stage, todo, all, dir),
         Command::Book { action } => match action.unwrap_or(BookAction::Build) {
             BookAction::Build => book::build().map(|()| true),
             BookAction::Serve => book::serve().map(|()| true),

@@ -19,6 +19,16 @@ impl Started {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+
+    /// The end of the server's log, for a failure where it says why: a
+    /// request it did not answer, or answered 5xx. The end only: a check
+    /// that polled may have made it print the same panic hundreds of times.
+    pub fn log_tail(&self) -> String {
+        format!(
+            "\nthe end of the server's log:\n{}",
+            crate::proc::tail(&self.process.log(), 8)
+        )
+    }
 }
 
 /// How a stage's program is started and when it counts as up.
@@ -148,24 +158,25 @@ pub fn expect_health(ck: &mut Checker, url: &str, hints: &HealthHints) -> Result
     Ok(())
 }
 
-/// `GET url` answers `status` with exactly the JSON `body`.
+/// `GET path` on `server` answers `status` with exactly the JSON `body`.
+/// When it does not answer, or answers 5xx, the failure shows the server's
+/// log: a panic (a `todo!()` too) is there, with its file and line.
 pub fn expect_json(
     ck: &mut Checker,
-    url: &str,
+    server: &Started,
+    path: &str,
     status: u16,
     body: &str,
     hint: &str,
 ) -> Result<(), Stop> {
-    let path = url
-        .splitn(4, '/')
-        .nth(3)
-        .map_or("/".to_string(), |p| format!("/{p}"));
     let check = format!("GET {path}");
-    let response = match http::request(url, Duration::from_secs(10)) {
+    let log = || server.log_tail();
+    let response = match http::request(&server.url(path), Duration::from_secs(10)) {
         Ok(response) => response,
         Err(no) => {
             let failure =
-                Failure::new(format!("an answer to GET {path}"), no.to_string()).hint(no.hint());
+                Failure::new(format!("an answer to GET {path}"), format!("{no}{}", log()))
+                    .hint(no.hint());
             ck.fail(&check, "no response", failure);
             return Ok(());
         }
@@ -180,7 +191,16 @@ pub fn expect_json(
             format!("answered {}", response.status),
             Failure::new(
                 format!("{status} {body}"),
-                format!("{} {}", response.status, response.body.trim()),
+                format!(
+                    "{} {}{}",
+                    response.status,
+                    response.body.trim(),
+                    if response.status >= 500 {
+                        log()
+                    } else {
+                        String::new()
+                    }
+                ),
             )
             .hint(hint),
         );

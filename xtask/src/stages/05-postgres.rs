@@ -273,11 +273,12 @@ fn service_side(ck: &mut Checker) -> Result<(), Stop> {
     };
     let mut server = service::start(ck, &exe, launch)?;
     for path in ["/", "/healthz"] {
-        expect_json(ck, &server.url(path), 200, r#"{"status":"OK"}"#, "")?;
+        expect_json(ck, &server, path, 200, r#"{"status":"OK"}"#, "")?;
     }
     expect_json(
         ck,
-        &server.url("/readyz"),
+        &server,
+        "/readyz",
         200,
         r#"{"status":"OK"}"#,
         "GET /readyz runs SELECT 1 and answers 200 (TODO 4, TODO 5)",

@@ -236,7 +236,22 @@ impl TestApp {
 
 /// Asserts an RFC 9457 problem response with `status` and returns its body.
 pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status, "status of {}", response.url());
+    assert_problem_for(response, status, "").await
+}
+
+/// [`assert_problem`] for one of several cases a test tries: `case` says
+/// which in the failure message.
+pub async fn assert_problem_for(response: Response, status: StatusCode, case: &str) -> Value {
+    if response.status() != status {
+        let (got, url) = (response.status(), response.url().clone());
+        let body = response.text().await.unwrap_or_default();
+        let case = if case.is_empty() {
+            String::new()
+        } else {
+            format!("{case}: ")
+        };
+        panic!("{case}expected {status} from {url}, got {got}; the body: {body}");
+    }
     let content_type = response.headers()["content-type"]
         .to_str()
         .unwrap()

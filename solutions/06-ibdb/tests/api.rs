@@ -502,6 +502,30 @@ async fn malformed_json_is_400() {
     }
 }
 
+/// JSON of the wrong shape is the extractor's to refuse, before any
+/// handler runs: 422, naming the field.
+#[tokio::test]
+async fn json_of_the_wrong_shape_is_422_naming_the_field() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!({ "title": 1, "author": "b" }), "title"),
+        (
+            json!({ "title": "a", "author": "b", "published_year": "1965" }),
+            "published_year",
+        ),
+        (
+            json!({ "title": "a", "author": "b", "rating": 5 }),
+            "rating",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = app.post_json("/books", &body).await;
+        let case = format!("body {body}");
+        let problem = assert_problem_for(response, StatusCode::UNPROCESSABLE_ENTITY, &case).await;
+        assert_eq!(failing_fields(&problem), [field], "{case}");
+    }
+}
+
 #[tokio::test]
 async fn wrong_content_type_is_415() {
     let app = spawn_app().await;

@@ -139,6 +139,7 @@ pub const TESTS_BY_TODO: &[(u32, &[&str])] = &[
         3,
         &[
             "malformed_json_is_400",
+            "json_of_the_wrong_shape_is_422_naming_the_field",
             "wrong_content_type_is_415",
             "oversized_body_is_413",
             "a_body_is_refused_once_past_the_limit_not_once_complete",

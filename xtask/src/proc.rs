@@ -266,6 +266,11 @@ impl Server {
         })
     }
 
+    /// Its process id, also its process group's (`contain`).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// The exit status, if the process has ended.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         if self.exited.is_none()
@@ -428,9 +433,92 @@ pub fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
+/// The processes listening on TCP `port` (IPv4 or IPv6), from /proc; `None`
+/// where that cannot be read (not Linux, a restricted /proc).
+pub fn listeners(port: u16) -> Option<Vec<u32>> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        inodes.extend(listening_inodes(&text, port));
+    }
+    if inodes.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let owns = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                let target = target.to_string_lossy();
+                inodes
+                    .iter()
+                    .any(|inode| target == format!("socket:[{inode}]"))
+            })
+        });
+        if owns {
+            pids.push(pid);
+        }
+    }
+    Some(pids)
+}
+
+/// The socket inodes of a /proc/net/tcp table listening on `port`.
+fn listening_inodes(table: &str, port: u16) -> Vec<String> {
+    const LISTEN: &str = "0A";
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            let listening = u16::from_str_radix(local_port, 16).ok() == Some(port)
+                && fields.get(3) == Some(&LISTEN);
+            listening.then(|| fields.get(9).map(|inode| inode.to_string()))?
+        })
+        .collect()
+}
+
+/// The process group of `pid`, from /proc/PID/stat.
+pub fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: fields after it.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(2)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listening_socket_is_found_with_its_process() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+            0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n\
+            1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 -1\n";
+        assert_eq!(listening_inodes(table, 8080), ["4242"]);
+        assert!(listening_inodes(table, 8081).is_empty());
+        if cfg!(target_os = "linux") {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let me = std::process::id();
+            assert_eq!(listeners(port), Some(vec![me]));
+            assert!(process_group(me).is_some());
+        }
+    }
 
     #[test]
     fn addresses_and_ports_are_told_apart_from_times_of_day() {

@@ -67,10 +67,46 @@ pub fn start(ck: &mut Checker, exe: &Path, launch: Launch) -> Result<Started, St
     let ready = launch
         .ready
         .map_or_else(|| format!("answers on 127.0.0.1:{port}"), str::to_string);
+    let waited = waited.and_then(|waited| {
+        ours(&started)?;
+        Ok(waited)
+    });
     ck.require("start", waited, |waited| {
         format!("{ready} after {} ms", waited.as_millis())
     })?;
     Ok(started)
+}
+
+/// The answer came from the program started, not from another one that
+/// took the port between `free_port` and the program's bind (seen once on a
+/// machine running many checks at a time). Linux only; elsewhere trusted.
+fn ours(started: &Started) -> Result<(), Failure> {
+    let group = started.process.pid();
+    let Some(pids) = crate::proc::listeners(started.port) else {
+        return Ok(());
+    };
+    let foreign: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|&pid| crate::proc::process_group(pid) != Some(group))
+        .collect();
+    if pids.is_empty() || foreign.len() < pids.len() {
+        return Ok(());
+    }
+    let names = foreign
+        .iter()
+        .map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let command = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            format!("pid {pid} ({})", command.trim())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(Failure::new(
+        format!("the program started to answer on 127.0.0.1:{}", started.port),
+        format!("another program answers there: {names}"),
+    )
+    .hint("the port was taken by another program just before the check started this one; run the check again"))
 }
 
 /// What to do about a wrong health answer: stage 01 names its TODOs, the

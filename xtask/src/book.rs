@@ -90,15 +90,21 @@ pub fn ensure(binary: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// mdbook, with every pinned tool installed and first on PATH (mdbook finds
-/// its preprocessors and backends as `mdbook-<name>` on PATH).
-fn mdbook() -> anyhow::Result<(PathBuf, OsString)> {
+/// `cargo xtask book tools`: every pinned tool installed (only those
+/// missing are built); returns the folder they are in.
+pub fn install_tools() -> anyhow::Result<PathBuf> {
     for (_, _, binary) in PINNED {
         ensure(binary)?;
     }
     // About 1 GB of artifacts nothing else uses, once every tool is there.
     std::fs::remove_dir_all(tools_root().join("build")).ok();
-    let mut dirs = vec![tools_root().join("bin")];
+    Ok(tools_root().join("bin"))
+}
+
+/// mdbook, with every pinned tool installed and first on PATH (mdbook finds
+/// its preprocessors and backends as `mdbook-<name>` on PATH).
+fn mdbook() -> anyhow::Result<(PathBuf, OsString)> {
+    let mut dirs = vec![install_tools()?];
     dirs.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     ));

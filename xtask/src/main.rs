@@ -187,6 +187,9 @@ enum BookAction {
     /// Build, then render every page in headless Chromium: pages render,
     /// diagrams become SVGs, screenshots go to target/book-screenshots.
     Check,
+    /// Only install the pinned tools into target/tools, build nothing (CI
+    /// installs them beside its tests, which must not see a half-built book).
+    Tools,
 }
 
 fn main() -> ExitCode {
@@ -311,6 +314,7 @@ fn run(command: Command) -> anyhow::Result<bool> {
             BookAction::Build => book::build().map(|()| true),
             BookAction::Serve => book::serve().map(|()| true),
             BookAction::Check => book::check(),
+            BookAction::Tools => book::install_tools().map(|_| true),
         },
     }
 }

@@ -147,9 +147,32 @@ fn container() -> Result<Server, String> {
             )
         })?;
     }
+    // Named before it exists, and its removal registered, so that a Ctrl-C
+    // or SIGTERM while `docker run` or the wait below runs removes it too.
+    // (The caller registers the server once it is ready: `Throwaway::start`;
+    // `db up` keeps it.)
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    // Unique also against a container left by an earlier process with the
+    // same id (ids are reused): the time is in it too.
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let name = format!(
+        "lab-db-{}-{}-{}",
+        std::process::id(),
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        since_epoch.as_millis()
+    );
+    let _starting = crate::proc::register(crate::proc::Cleanup::Command(
+        ["docker", "rm", "-f", "-v", &name]
+            .map(String::from)
+            .to_vec(),
+    ));
     let mut args = vec![
         "run",
         "--detach",
+        "--name",
+        &name,
         "--label",
         LABEL,
         "--publish",

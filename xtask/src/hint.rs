@@ -152,18 +152,15 @@ pub fn next_of_todo(
         );
     }
     let key = format!("{} TODO {todo}", stage.id);
-    let shown = progress.hints_shown(&key);
-    if shown >= of_todo.len() {
+    let Some(shown) = advance(progress, key, of_todo.len())? else {
         return Ok(format!(
             "You have seen all {} hints of TODO {todo}; `cargo xtask hint {} --all` shows every hint of the stage again.\n",
             of_todo.len(),
             stage.number()
         ));
-    }
-    progress.hints.insert(key, shown + 1);
-    progress.save()?;
+    };
     let hint = &of_todo[shown];
-    let mut text = format!(
+    let text = format!(
         "Hint {} of {} for TODO {todo} of {}: {}\n\n{}\n",
         shown + 1,
         of_todo.len(),
@@ -171,20 +168,34 @@ pub fn next_of_todo(
         hint.title,
         hint.body
     );
-    if shown + 1 < of_todo.len() {
-        text.push_str(&format!(
-            "\n({} more: run `cargo xtask hint {} --todo {todo}` again.)\n",
-            of_todo.len() - shown - 1,
-            stage.number()
-        ));
+    let again = format!("cargo xtask hint {} --todo {todo}", stage.number());
+    Ok(text + &more(of_todo.len() - shown - 1, &again))
+}
+
+/// Counts one more hint shown under `key` and saves the progress file;
+/// the index of the hint to show, or `None` when all `count` were shown.
+fn advance(progress: &mut Progress, key: String, count: usize) -> anyhow::Result<Option<usize>> {
+    let shown = progress.hints_shown(&key);
+    if shown >= count {
+        return Ok(None);
     }
-    Ok(text)
+    progress.hints.insert(key, shown + 1);
+    progress.save()?;
+    Ok(Some(shown))
+}
+
+/// The line after a hint that says how many are left and how to see the next.
+fn more(left: usize, again: &str) -> String {
+    if left == 0 {
+        String::new()
+    } else {
+        format!("\n({left} more: run `{again}` again.)\n")
+    }
 }
 
 /// Shows the next hint of `stage` and remembers it; returns the text shown.
 pub fn next(tree: &Path, stage: &Stage, progress: &mut Progress) -> anyhow::Result<String> {
     let all = stage_hints(tree, stage)?;
-    let shown = progress.hints_shown(stage.id);
     let chapter = format!("book/src/{}.md", stage.id);
     if all.is_empty() {
         return Ok(format!(
@@ -192,25 +203,16 @@ pub fn next(tree: &Path, stage: &Stage, progress: &mut Progress) -> anyhow::Resu
             paths::show(&readme(tree, stage))
         ));
     }
-    if shown >= all.len() {
+    let Some(shown) = advance(progress, stage.id.to_string(), all.len())? else {
         return Ok(format!(
             "You have seen all {} hints of {}; `cargo xtask hint {} --all` shows them again, and the chapter {chapter} explains the stage.\n",
             all.len(),
             stage.id,
             stage.number()
         ));
-    }
-    progress.hints.insert(stage.id.to_string(), shown + 1);
-    progress.save()?;
-    let mut text = render(stage, &all, shown);
-    if shown + 1 < all.len() {
-        text.push_str(&format!(
-            "\n({} more: run `cargo xtask hint {}` again.)\n",
-            all.len() - shown - 1,
-            stage.number()
-        ));
-    }
-    Ok(text)
+    };
+    let again = format!("cargo xtask hint {}", stage.number());
+    Ok(render(stage, &all, shown) + &more(all.len() - shown - 1, &again))
 }
 
 /// `cargo xtask hint [NN] [--todo N] [--all] [--dir TREE]`.

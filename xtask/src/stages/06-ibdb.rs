@@ -332,12 +332,6 @@ fn live(ck: &mut Checker, exe: &std::path::Path, db_url: &str) -> Result<(), Sto
     shutdown_under_load(ck, &server.url(&book), &review_url, &mut server)
 }
 
-/// What to add to a failure when the service answered 5xx: its log says
-/// why (a handler that panicked, a `todo!()` too, names its file and line).
-fn server_log(server: &Started) -> String {
-    server.log_tail()
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -357,7 +351,7 @@ fn create_book(ck: &mut Checker, server: &Started) -> Result<String, Stop> {
         .header("content-type", "application/json")
         .send(body)
         .map_err(|e| {
-            Failure::new("an answer to POST /books", format!("{e}{}", server_log(server)))
+            Failure::new("an answer to POST /books", format!("{e}{}", server.log_tail()))
                 .hint("the JSON body (TODO 3), then the INSERT (TODO 4): the end of the server's log above names the `todo!()` that panicked")
         })
         .and_then(|mut response| {
@@ -372,7 +366,7 @@ fn create_book(ck: &mut Checker, server: &Started) -> Result<String, Stop> {
                 (201, Some(location)) if location.starts_with("/books/") => Ok(location),
                 (status, _) if status >= 500 => Err(Failure::new(
                     "201 with Location: /books/{id}",
-                    format!("{status}, body {}{}", text.trim(), server_log(server)),
+                    format!("{status}, body {}{}", text.trim(), server.log_tail()),
                 )
                 .hint("a handler failed or panicked: the end of the server's log above says where; `cargo test` below names the TODO")),
                 (status, location) => Err(Failure::new(
@@ -583,7 +577,7 @@ fn shutdown_under_load(
         let first = bad.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
         let (seen, hint) = if server_error {
             (
-                format!("{ok} succeeded, {} failed: {first}{}", bad.len(), server_log(server)),
+                format!("{ok} succeeded, {} failed: {first}{}", bad.len(), server.log_tail()),
                 "a handler failed under load: the end of the server's log above says where; reviewing a book is TODO 8",
             )
         } else {
